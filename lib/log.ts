@@ -1,0 +1,441 @@
+/**
+ * tend's log: child output and tend's own events as records, written as
+ * text lines or JSON lines to one destination.
+ *
+ * Every line a child prints passes through here, so this is the hot loop.
+ * Records are encoded straight into a byte buffer (no per-line objects or
+ * strings for valid UTF-8 in text mode) and the buffer is written once per
+ * turn of the event loop, however many lines it holds. While a write is in
+ * flight new records gather in a second buffer; when that one grows past
+ * a high-water mark, {@linkcode Logger.backpressure} hands readers a
+ * promise, so a flooding child is slowed down instead of growing memory.
+ *
+ * @module
+ */
+
+import type { MonitorEvent, MonitorSink } from "./monitor.ts";
+import { escapeUtf8, type LineSink } from "./output.ts";
+import type { OutputStream } from "./spawn.ts";
+import { describeExit } from "./spec.ts";
+
+/** Where log bytes go: `Deno.stdout`, a file, or a test double. */
+export interface LogDestination {
+  /** Writes some of `p`, resolving with how many bytes were written. */
+  write(p: Uint8Array): Promise<number>;
+}
+
+/** The two record formats. */
+export type LogFormat = "text" | "json";
+
+/** Severity of a record. */
+export type LogLevel = "info" | "warn" | "error";
+
+/** How a {@linkcode Logger} writes. */
+export interface LoggerOptions {
+  /** Where records go. */
+  out: LogDestination;
+  /** Record format. @default "text" */
+  format?: LogFormat;
+  /** ANSI colours in text format. @default false */
+  color?: boolean;
+  /** Wall-clock milliseconds, for record times. @default Date.now */
+  now?: () => number;
+  /** Bytes waiting to be written beyond which readers are held back. @default 1 MiB */
+  highWater?: number;
+}
+
+const encoder = new TextEncoder();
+
+// ANSI colours for process tags, chosen to read on dark and light terminals.
+const PALETTE = [36, 33, 32, 35, 34, 96, 93, 92, 95, 94];
+const DIM = "\x1b[2m";
+const RESET = "\x1b[0m";
+const LEVEL_COLOR: Record<LogLevel, string> = {
+  info: "",
+  warn: "\x1b[33m",
+  error: "\x1b[31m",
+};
+
+/**
+ * Picks a process's colour from its name, so it keeps its colour across
+ * restarts, reloads and runs.
+ */
+export function colorOf(name: string): number {
+  let h = 2166136261;
+  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 16777619);
+  return PALETTE[(h >>> 0) % PALETTE.length]!;
+}
+
+/**
+ * Writes log records; also the monitor's {@linkcode MonitorSink}.
+ *
+ * @example
+ * ```ts
+ * import { Logger } from "./log.ts";
+ * const logger = new Logger({ out: Deno.stdout, format: "json" });
+ * logger.log("info", "hello");
+ * await logger.flush();
+ * ```
+ */
+export class Logger implements MonitorSink {
+  readonly format: LogFormat;
+  readonly color: boolean;
+  #out: LogDestination;
+  #now: () => number;
+  #highWater: number;
+  #buf: Uint8Array<ArrayBuffer> = new Uint8Array(256 * 1024);
+  #len = 0;
+  #spare: Uint8Array<ArrayBuffer> | null = new Uint8Array(256 * 1024);
+  #writing: Promise<void> | null = null;
+  #scheduled = false;
+  #drained: (() => void)[] = [];
+  #pressure: Promise<void> | null = null;
+  #failed: unknown = null;
+  // The time prefix is formatted once per millisecond, not once per line.
+  #stampAt = -1;
+  #stamp = new Uint8Array(0);
+
+  /** Builds a logger writing to `options.out`. */
+  constructor(options: LoggerOptions) {
+    this.#out = options.out;
+    this.format = options.format ?? "text";
+    this.color = options.color ?? false;
+    this.#now = options.now ?? Date.now;
+    this.#highWater = options.highWater ?? 1024 * 1024;
+  }
+
+  /** Bytes waiting to be written. */
+  get pending(): number {
+    return this.#len;
+  }
+
+  /** A sink for the lines one child writes to one stream. */
+  lines(name: string, pid: number, stream: OutputStream): LineSink {
+    return this.format === "json"
+      ? new JsonLines(this, name, pid, stream)
+      : new TextLines(this, this.#tag(name));
+  }
+
+  /** See {@linkcode MonitorSink.backpressure}. */
+  backpressure(): Promise<void> | undefined {
+    if (this.#len < this.#highWater) return undefined;
+    return this.#pressure ??= new Promise<void>((resolve) =>
+      this.#drained.push(resolve)
+    )
+      .finally(() => this.#pressure = null);
+  }
+
+  /** Writes a record about one of tend's own events. */
+  event(event: MonitorEvent): void {
+    const [level, text, extra] = describeEvent(event);
+    const pid = "pid" in event ? event.pid : null;
+    this.#record(level, event.name, pid, text, { event: event.type, ...extra });
+  }
+
+  /** Writes a record that concerns tend as a whole, not one process. */
+  log(level: LogLevel, message: string, extra: Record<string, unknown> = {}): void {
+    this.#record(level, null, null, message, extra);
+  }
+
+  /** Resolves once everything logged so far is written. */
+  async flush(): Promise<void> {
+    while (this.#len > 0 || this.#writing) {
+      if (!this.#writing) this.#startWrite();
+      await this.#writing;
+    }
+  }
+
+  #record(
+    level: LogLevel,
+    name: string | null,
+    pid: number | null,
+    text: string,
+    extra: Record<string, unknown>,
+  ): void {
+    if (this.format === "json") {
+      const record = {
+        time: new Date(this.#now()).toISOString(),
+        level,
+        process: name,
+        stream: "tend",
+        pid,
+        message: name === null ? text : `[${name}] ${text}`,
+        ...extra,
+      };
+      this.#appendString(JSON.stringify(record) + "\n");
+      return;
+    }
+    const tag = name === null ? "tend" : `[${name}] tend:`;
+    const body = `${tag} ${text}`;
+    const line = this.color
+      ? `${DIM}${this.#timeText()}${RESET} ${
+        LEVEL_COLOR[level] || DIM
+      }${body}${RESET}\n`
+      : `${this.#timeText()} ${body}\n`;
+    this.#appendString(line);
+  }
+
+  #tag(name: string): Uint8Array {
+    return encoder.encode(
+      this.color ? `\x1b[${colorOf(name)}m[${name}]${RESET} ` : `[${name}] `,
+    );
+  }
+
+  #timeText(): string {
+    const d = new Date(this.#now());
+    const p = (n: number, w = 2) => String(n).padStart(w, "0");
+    return `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${
+      p(d.getMilliseconds(), 3)
+    }`;
+  }
+
+  /** The current time prefix as bytes (text: `HH:MM:SS.mmm `; JSON: ISO). */
+  stamp(): Uint8Array {
+    const now = this.#now();
+    if (now !== this.#stampAt) {
+      this.#stampAt = now;
+      const text = this.format === "json"
+        ? new Date(now).toISOString()
+        : this.color
+        ? `${DIM}${this.#timeText()}${RESET} `
+        : `${this.#timeText()} `;
+      this.#stamp = encoder.encode(text);
+    }
+    return this.#stamp;
+  }
+
+  /** Makes room for `n` more bytes and returns the buffer; see {@linkcode commit}. */
+  reserve(n: number): Uint8Array {
+    const need = this.#len + n;
+    if (need > this.#buf.length) {
+      let size = this.#buf.length * 2;
+      while (size < need) size *= 2;
+      const bigger = new Uint8Array(size);
+      bigger.set(this.#buf.subarray(0, this.#len));
+      this.#buf = bigger;
+    }
+    return this.#buf;
+  }
+
+  /** The write position in the buffer returned by {@linkcode reserve}. */
+  get length(): number {
+    return this.#len;
+  }
+
+  /** Marks bytes up to `end` as written into the buffer, and schedules a flush. */
+  commit(end: number): void {
+    this.#len = end;
+    if (!this.#scheduled && !this.#writing) {
+      this.#scheduled = true;
+      // One write per turn of the event loop, whatever the number of lines.
+      queueMicrotask(() => {
+        this.#scheduled = false;
+        if (!this.#writing) this.#startWrite();
+      });
+    }
+  }
+
+  #appendString(text: string): void {
+    const buf = this.reserve(text.length * 3);
+    const { written } = encoder.encodeInto(text, buf.subarray(this.#len));
+    this.commit(this.#len + written);
+  }
+
+  #startWrite(): void {
+    if (this.#len === 0) return;
+    const data = this.#buf.subarray(0, this.#len);
+    // Swap buffers: records keep gathering while this one is written.
+    this.#buf = this.#spare ?? new Uint8Array(Math.max(256 * 1024, this.#len));
+    this.#spare = null;
+    this.#len = 0;
+    this.#writing = this.#writeAll(data).finally(() => {
+      this.#spare = data.buffer.byteLength <= 4 * 1024 * 1024
+        ? new Uint8Array(data.buffer as ArrayBuffer)
+        : null;
+      this.#writing = null;
+      if (this.#len < this.#highWater) {
+        const waiting = this.#drained;
+        this.#drained = [];
+        for (const resolve of waiting) resolve();
+      }
+      if (this.#len > 0) this.#startWrite();
+    });
+  }
+
+  async #writeAll(data: Uint8Array): Promise<void> {
+    if (this.#failed !== null) return;
+    try {
+      let off = 0;
+      while (off < data.length) off += await this.#out.write(data.subarray(off));
+    } catch (error) {
+      // The destination is gone (a closed pipe, say). Keep supervising;
+      // dropping logs beats blocking every child forever.
+      this.#failed = error;
+    }
+  }
+}
+
+const CLOSE_JSON = encoder.encode('"}\n');
+const OPEN_JSON = encoder.encode('{"time":"');
+
+// Text records: `HH:MM:SS.mmm [name] line\n`.
+class TextLines implements LineSink {
+  #log: Logger;
+  #tag: Uint8Array;
+
+  constructor(log: Logger, tag: Uint8Array) {
+    this.#log = log;
+    this.#tag = tag;
+  }
+
+  line(bytes: Uint8Array, start: number, end: number, valid: boolean): void {
+    const log = this.#log;
+    const stamp = log.stamp();
+    const body = valid ? bytes.subarray(start, end) : escapeUtf8(bytes, start, end);
+    const buf = log.reserve(stamp.length + this.#tag.length + body.length + 1);
+    let pos = log.length;
+    buf.set(stamp, pos);
+    pos += stamp.length;
+    buf.set(this.#tag, pos);
+    pos += this.#tag.length;
+    buf.set(body, pos);
+    pos += body.length;
+    buf[pos++] = 0x0a;
+    log.commit(pos);
+  }
+}
+
+// JSON records: the fixed fields are encoded once per child and stream;
+// each line adds only its time and its escaped text.
+class JsonLines implements LineSink {
+  #log: Logger;
+  #middle: Uint8Array;
+
+  constructor(log: Logger, name: string, pid: number, stream: OutputStream) {
+    this.#log = log;
+    const head = JSON.stringify({
+      level: "info",
+      process: name,
+      stream,
+      pid,
+      message: "",
+    });
+    // `","level":...,"message":"[name] ` — the record without time and text.
+    this.#middle = encoder.encode(
+      `",${head.slice(1, -2)}${JSON.stringify(`[${name}] `).slice(1, -1)}`,
+    );
+  }
+
+  line(bytes: Uint8Array, start: number, end: number, valid: boolean): void {
+    const log = this.#log;
+    const stamp = log.stamp();
+    const body = valid ? bytes.subarray(start, end) : escapeUtf8(bytes, start, end);
+    // A JSON escape is at most 6 bytes (\u001f) per input byte.
+    const buf = log.reserve(
+      OPEN_JSON.length + stamp.length + this.#middle.length + body.length * 6 +
+        CLOSE_JSON.length,
+    );
+    let pos = log.length;
+    buf.set(OPEN_JSON, pos);
+    pos += OPEN_JSON.length;
+    buf.set(stamp, pos);
+    pos += stamp.length;
+    buf.set(this.#middle, pos);
+    pos += this.#middle.length;
+    pos = jsonEscapeInto(body, buf, pos);
+    buf.set(CLOSE_JSON, pos);
+    log.commit(pos + CLOSE_JSON.length);
+  }
+}
+
+const HEX = encoder.encode("0123456789abcdef");
+
+// Copies valid UTF-8 into `out` as the inside of a JSON string: `"`, `\`
+// and control characters escaped, everything else (UTF-8 included) as is.
+function jsonEscapeInto(src: Uint8Array, out: Uint8Array, pos: number): number {
+  let from = 0;
+  for (let i = 0; i < src.length; i++) {
+    const b = src[i]!;
+    if (b >= 0x20 && b !== 0x22 && b !== 0x5c) continue;
+    if (i > from) {
+      out.set(src.subarray(from, i), pos);
+      pos += i - from;
+    }
+    from = i + 1;
+    out[pos++] = 0x5c; // backslash
+    if (b === 0x22 || b === 0x5c) out[pos++] = b;
+    else if (b === 0x0a) out[pos++] = 0x6e; // \n
+    else if (b === 0x09) out[pos++] = 0x74; // \t
+    else if (b === 0x0d) out[pos++] = 0x72; // \r
+    else {
+      out[pos++] = 0x75; // \u00XX
+      out[pos++] = 0x30;
+      out[pos++] = 0x30;
+      out[pos++] = HEX[b >> 4]!;
+      out[pos++] = HEX[b & 15]!;
+    }
+  }
+  if (from === 0) {
+    out.set(src, pos);
+    return pos + src.length;
+  }
+  out.set(src.subarray(from), pos);
+  return pos + src.length - from;
+}
+
+function formatSeconds(s: number): string {
+  if (s < 1) return `${Math.round(s * 1000)}ms`;
+  if (s < 60) return `${Number(s.toFixed(1))}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${Math.round(s % 60)}s`;
+  return `${Math.floor(s / 3600)}h${Math.floor((s % 3600) / 60)}m`;
+}
+
+// The level, text and structured fields of one event.
+function describeEvent(e: MonitorEvent): [LogLevel, string, Record<string, unknown>] {
+  switch (e.type) {
+    case "started":
+      return ["info", `started, pid ${e.pid}`, {}];
+    case "spawn-failed":
+      return ["error", `cannot start: ${e.error}`, { error: e.error }];
+    case "exited": {
+      const ok = e.status.code === 0;
+      return [
+        ok ? "info" : "warn",
+        `exited with ${describeExit(e.status)} after ${formatSeconds(e.runtime)}`,
+        { code: e.status.code, signal: e.status.signal, runtime: e.runtime },
+      ];
+    }
+    case "restart-scheduled":
+      return [
+        "info",
+        e.delay === 0 ? "restarting now" : `restarting in ${formatSeconds(e.delay)}`,
+        { delay: e.delay },
+      ];
+    case "not-restarting":
+      return ["info", `not restarting (${e.reason})`, {}];
+    case "stop-signal":
+      return ["info", `stopping: sent ${e.signal} to its process group`, {
+        signal: e.signal,
+      }];
+    case "leftovers":
+      return [
+        "warn",
+        `its process group outlived it: sent ${e.signal} to the group`,
+        { signal: e.signal },
+      ];
+    case "sigkill":
+      return [
+        "warn",
+        "still running after killTime: sent SIGKILL to its process group",
+        {
+          signal: "SIGKILL",
+        },
+      ];
+    case "abandoned":
+      return [
+        "error",
+        "its process group survived SIGKILL; no longer waiting for it",
+        {},
+      ];
+  }
+}

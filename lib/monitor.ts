@@ -1,0 +1,701 @@
+/**
+ * ProcessMonitor: Twisted's `procmon` state machine, rebuilt.
+ *
+ * It keeps a set of named processes running. A process that ran at least
+ * `threshold` seconds is restarted at once when it dies; one that dies
+ * younger is restarted after a delay that doubles with each such death,
+ * from `minRestartDelay` up to `maxRestartDelay`, so with each instant death
+ * it waits about twice as long. Stopping sends the stop signal to the
+ * process's whole group and SIGKILL after `killTime`.
+ *
+ * The monitor makes no OS calls: it reaches processes through a
+ * {@linkcode Spawner} and time through a {@linkcode Clock}, so every rule
+ * here is tested with a fake clock and fake processes.
+ *
+ * @module
+ */
+
+import { type Clock, systemClock, type TimerHandle } from "./clock.ts";
+import { LineFramer, type LineSink } from "./output.ts";
+import type { Child, ChildEvents, OutputStream, Spawner } from "./spawn.ts";
+import {
+  DEFAULT_TIMING,
+  type ExitStatus,
+  type ProcessSpec,
+  type Timing,
+  TIMING_KEYS,
+} from "./spec.ts";
+import { type ProcessState, STATES } from "./states.ts";
+
+/** Something that happened to a process, for the log. */
+export type MonitorEvent =
+  | { type: "started"; name: string; pid: number }
+  | { type: "spawn-failed"; name: string; error: string }
+  | { type: "exited"; name: string; pid: number; status: ExitStatus; runtime: number }
+  | { type: "restart-scheduled"; name: string; delay: number }
+  | { type: "not-restarting"; name: string; reason: string }
+  | { type: "stop-signal"; name: string; pid: number; signal: string }
+  | { type: "leftovers"; name: string; pid: number; signal: string }
+  | { type: "sigkill"; name: string; pid: number }
+  | { type: "abandoned"; name: string; pid: number };
+
+/** Where the monitor sends its events and its children's output. */
+export interface MonitorSink {
+  /** Receives a lifecycle event. */
+  event(event: MonitorEvent): void;
+  /** Returns the sink for the lines one child writes to one stream. */
+  lines(name: string, pid: number, stream: OutputStream): LineSink;
+  /**
+   * Returns a promise while the destination is congested, `undefined`
+   * otherwise; readers wait for it before reading more child output.
+   */
+  backpressure(): Promise<void> | undefined;
+}
+
+/** What the monitor is built from. */
+export interface MonitorOptions {
+  /** Starts the processes. */
+  spawner: Spawner;
+  /** Receives events and output. */
+  sink: MonitorSink;
+  /** Time source. @default systemClock */
+  clock?: Clock;
+  /** Monitor-wide timing; missing keys take procmon's defaults. */
+  timing?: Partial<Timing>;
+}
+
+/** One process as {@linkcode ProcessMonitor.status} shows it. */
+export interface ProcessStatus {
+  /** The process's name. */
+  name: string;
+  /** Where it is in its life cycle. */
+  state: ProcessState;
+  /** The pid while a child exists. */
+  pid: number | null;
+  /** When the current child started, in clock milliseconds. */
+  startedAt: number | null;
+  /** Seconds the current child has run. */
+  uptime: number | null;
+  /** How many times it was started after the first time. */
+  restarts: number;
+  /** How the last child ended. */
+  lastExit: ExitStatus | null;
+  /** Why the last start failed, if it did. */
+  spawnError: string | null;
+  /** The back-off delay the next early death will wait, in seconds. */
+  delay: number;
+  /** When a pending start is due, in clock milliseconds. */
+  nextStartAt: number | null;
+  /** When a pending SIGKILL is due, in clock milliseconds. */
+  killAt: number | null;
+}
+
+/** The JSON form of a monitor: its settings and specs, none of its runtime. */
+export interface MonitorState extends Timing {
+  /** Every process by name. */
+  processes: Record<string, ProcessSpec>;
+}
+
+/** A name given to the monitor is not one of its processes. */
+export class UnknownProcessError extends RangeError {
+  /** @param name the name that was not found */
+  constructor(name: string) {
+    super(`Cannot find process "${name}": no process has that name`);
+    this.name = "UnknownProcessError";
+  }
+}
+
+/** A process with that name exists already. */
+export class DuplicateProcessError extends Error {
+  /** @param name the name that is taken */
+  constructor(name: string) {
+    super(
+      `Cannot add process "${name}": a process has that name already; remove it first`,
+    );
+    this.name = "DuplicateProcessError";
+  }
+}
+
+// What to do once a stopping child (and its group) is gone.
+type AfterStop =
+  | "bounce" // a requested stop: restart per the timing rules if running
+  | "policy" // it exited on its own: restart per its restart policy
+  | "start" // its spec changed: start the new spec at once
+  | "remove"; // it was removed: forget it
+
+interface ExitRecord {
+  status: ExitStatus;
+  at: number;
+}
+
+type State =
+  | { kind: "stopped" }
+  | { kind: "exited" }
+  | { kind: "fatal" }
+  | { kind: "running"; child: Child; startedAt: number; out: ChildOutput }
+  | {
+    kind: "stopping";
+    child: Child;
+    startedAt: number;
+    out: ChildOutput;
+    then: AfterStop;
+    killTimer: TimerHandle | null;
+    killAt: number | null;
+    killed: boolean;
+    exit: ExitRecord | null;
+    unwatch: (() => void) | null;
+  }
+  | { kind: "backoff"; restartAt: number; timer: TimerHandle | null };
+
+// One record per process; its state is one tagged union, so which phase a
+// process is in is never implied by which of several maps hold its name.
+interface Proc {
+  name: string;
+  spec: ProcessSpec;
+  state: State;
+  delay: number;
+  starts: number;
+  lastExit: ExitStatus | null;
+  spawnError: string | null;
+}
+
+interface ChildOutput {
+  stdout: LineFramer;
+  stderr: LineFramer;
+}
+
+const NO_LINES: LineSink = { line() {} };
+
+/**
+ * Keeps named processes running, with procmon's restart and stop rules.
+ *
+ * @example
+ * ```ts ignore
+ * import { ProcessMonitor } from "./monitor.ts";
+ * import { DenoSpawner } from "./deno_spawner.ts";
+ * const pm = new ProcessMonitor({ spawner: new DenoSpawner(), sink });
+ * pm.addProcess("web", { argv: ["python3", "-m", "http.server"] });
+ * pm.startService();
+ * await pm.stopService();
+ * ```
+ */
+export class ProcessMonitor implements Timing {
+  /** Seconds a run must last to count as healthy. @default 1 */
+  threshold: number;
+  /** Seconds between the stop signal and SIGKILL. @default 5 */
+  killTime: number;
+  /** First back-off delay in seconds. @default 1 */
+  minRestartDelay: number;
+  /** Largest back-off delay in seconds. @default 3600 */
+  maxRestartDelay: number;
+
+  #spawner: Spawner;
+  #sink: MonitorSink;
+  #clock: Clock;
+  #procs = new Map<string, Proc>();
+  #running = false;
+  #settled: (() => void)[] = [];
+
+  /** Builds a stopped monitor with no processes. */
+  constructor(options: MonitorOptions) {
+    this.#spawner = options.spawner;
+    this.#sink = options.sink;
+    this.#clock = options.clock ?? systemClock;
+    const timing = { ...DEFAULT_TIMING, ...options.timing };
+    this.threshold = timing.threshold;
+    this.killTime = timing.killTime;
+    this.minRestartDelay = timing.minRestartDelay;
+    this.maxRestartDelay = timing.maxRestartDelay;
+  }
+
+  /**
+   * Rebuilds a monitor from {@linkcode ProcessMonitor.toJSON} output.
+   *
+   * @throws {DuplicateProcessError} never for valid input; names are unique
+   */
+  static fromJSON(
+    state: MonitorState,
+    options: Omit<MonitorOptions, "timing">,
+  ): ProcessMonitor {
+    const timing: Timing = { ...DEFAULT_TIMING };
+    for (const key of TIMING_KEYS) timing[key] = state[key];
+    const pm = new ProcessMonitor({ ...options, timing });
+    for (const [name, spec] of Object.entries(state.processes)) {
+      pm.addProcess(name, spec);
+    }
+    return pm;
+  }
+
+  /** Whether {@linkcode startService} was called and no stop since. */
+  get running(): boolean {
+    return this.#running;
+  }
+
+  /** The spec of every process, by name (procmon's `processes`). */
+  get processes(): Record<string, ProcessSpec> {
+    const out: Record<string, ProcessSpec> = {};
+    for (const proc of this.#live()) out[proc.name] = proc.spec;
+    return out;
+  }
+
+  /** Settings and specs, without runtime state (procmon's `__getstate__`). */
+  toJSON(): MonitorState {
+    return {
+      threshold: this.threshold,
+      killTime: this.killTime,
+      minRestartDelay: this.minRestartDelay,
+      maxRestartDelay: this.maxRestartDelay,
+      processes: this.processes,
+    };
+  }
+
+  /** The effective timing of one process: the monitor's, then its own overrides. */
+  timingOf(name: string): Timing {
+    return this.#timing(this.#get(name));
+  }
+
+  /**
+   * Adds a process. It starts at once if the monitor is running; otherwise
+   * it is only recorded.
+   *
+   * @throws {DuplicateProcessError} if the name is taken
+   */
+  addProcess(name: string, spec: ProcessSpec): void {
+    const existing = this.#procs.get(name);
+    if (existing) {
+      if (existing.state.kind !== "stopping" || existing.state.then !== "remove") {
+        throw new DuplicateProcessError(name);
+      }
+      // The old child is still on its way out: the new spec starts when it is gone.
+      existing.spec = spec;
+      existing.delay = this.#timing(existing).minRestartDelay;
+      existing.state.then = this.#running ? "start" : "bounce";
+      return;
+    }
+    const proc: Proc = {
+      name,
+      spec,
+      state: { kind: "stopped" },
+      delay: 0,
+      starts: 0,
+      lastExit: null,
+      spawnError: null,
+    };
+    proc.delay = this.#timing(proc).minRestartDelay;
+    this.#procs.set(name, proc);
+    if (this.#running) this.#start(proc);
+  }
+
+  /**
+   * Replaces a process's spec. A live child is stopped and the new spec
+   * started as soon as it is gone; a pending restart happens at once.
+   *
+   * @throws {UnknownProcessError} if there is no such process
+   */
+  updateProcess(name: string, spec: ProcessSpec): void {
+    const proc = this.#get(name);
+    proc.spec = spec;
+    proc.delay = this.#timing(proc).minRestartDelay;
+    const state = proc.state;
+    if (state.kind === "running") {
+      this.stopProcess(name);
+      (proc.state as Extract<State, { kind: "stopping" }>).then = "start";
+    } else if (state.kind === "stopping") {
+      state.then = "start";
+    } else if (this.#running) {
+      this.#cancelBackoff(proc);
+      this.#start(proc);
+    }
+  }
+
+  /**
+   * Stops a process and forgets it.
+   *
+   * @throws {UnknownProcessError} if there is no such process
+   */
+  removeProcess(name: string): void {
+    const proc = this.#get(name);
+    const state = proc.state;
+    if (state.kind === "running") {
+      this.stopProcess(name);
+      (proc.state as Extract<State, { kind: "stopping" }>).then = "remove";
+    } else if (state.kind === "stopping") {
+      state.then = "remove";
+    } else {
+      this.#cancelBackoff(proc);
+      this.#procs.delete(name);
+    }
+  }
+
+  /**
+   * Starts a process now. A running process is left alone; a pending
+   * restart is brought forward.
+   *
+   * @throws {UnknownProcessError} if there is no such process
+   */
+  startProcess(name: string): void {
+    const proc = this.#get(name);
+    const kind = proc.state.kind;
+    if (kind === "running" || kind === "stopping") return;
+    this.#cancelBackoff(proc);
+    this.#start(proc);
+  }
+
+  /**
+   * Sends a running process its stop signal, and SIGKILL after `killTime`
+   * if any member of its group is still alive then. While the monitor
+   * runs, the process is then restarted: stop is a bounce. A process that
+   * is not running is left alone.
+   *
+   * @throws {UnknownProcessError} if there is no such process
+   */
+  stopProcess(name: string): void {
+    this.#stop(this.#get(name));
+  }
+
+  /** Bounces every running process. */
+  restartAll(): void {
+    for (const proc of this.#live()) this.stopProcess(proc.name);
+  }
+
+  /** Starts the monitor and every process. */
+  startService(): void {
+    if (this.#running) return;
+    this.#running = true;
+    for (const proc of this.#live()) this.startProcess(proc.name);
+  }
+
+  /**
+   * Stops the monitor: cancels every pending restart and stops every
+   * process. Resolves once every child and its group is gone.
+   */
+  stopService(): Promise<void> {
+    this.#running = false;
+    for (const proc of [...this.#procs.values()]) {
+      if (proc.state.kind === "backoff") {
+        this.#cancelBackoff(proc);
+        proc.state = { kind: "stopped" };
+      }
+      this.#stop(proc);
+    }
+    const done = new Promise<void>((resolve) => this.#settled.push(resolve));
+    this.#checkSettled();
+    return done;
+  }
+
+  /** Sends SIGKILL to the group of every process that has a child, now. */
+  killAll(): void {
+    for (const proc of this.#procs.values()) {
+      const state = proc.state;
+      if (state.kind === "running") {
+        proc.state = this.#stopping(proc, state, "bounce", null);
+      }
+      if (proc.state.kind === "stopping") this.#kill(proc, proc.state);
+    }
+  }
+
+  /** A snapshot of every process's state, in the order they were added. */
+  status(): ProcessStatus[] {
+    const now = this.#clock.now();
+    return this.#live().map((proc): ProcessStatus => {
+      const state = proc.state;
+      const child = "child" in state ? state : null;
+      return {
+        name: proc.name,
+        state: STATES[state.kind],
+        pid: child ? child.child.pid : null,
+        startedAt: child ? child.startedAt : null,
+        uptime: child ? (now - child.startedAt) / 1000 : null,
+        restarts: Math.max(0, proc.starts - 1),
+        lastExit: proc.lastExit,
+        spawnError: proc.spawnError,
+        delay: proc.delay,
+        nextStartAt: state.kind === "backoff" ? state.restartAt : null,
+        killAt: state.kind === "stopping" ? state.killAt : null,
+      };
+    });
+  }
+
+  #stop(proc: Proc): void {
+    const state = proc.state;
+    if (state.kind !== "running") return;
+    const signal = proc.spec.stopSignal ?? "SIGTERM";
+    this.#sink.event({
+      type: "stop-signal",
+      name: proc.name,
+      pid: state.child.pid,
+      signal,
+    });
+    proc.state = this.#stopping(proc, state, "bounce", null);
+    state.child.signal(signal);
+  }
+
+  // Processes not on their way out after a removeProcess.
+  #live(): Proc[] {
+    return [...this.#procs.values()].filter(
+      (p) => !(p.state.kind === "stopping" && p.state.then === "remove"),
+    );
+  }
+
+  #get(name: string): Proc {
+    const proc = this.#procs.get(name);
+    if (!proc || (proc.state.kind === "stopping" && proc.state.then === "remove")) {
+      throw new UnknownProcessError(name);
+    }
+    return proc;
+  }
+
+  #timing(proc: Proc): Timing {
+    const spec = proc.spec;
+    return {
+      threshold: spec.threshold ?? this.threshold,
+      killTime: spec.killTime ?? this.killTime,
+      minRestartDelay: spec.minRestartDelay ?? this.minRestartDelay,
+      maxRestartDelay: spec.maxRestartDelay ?? this.maxRestartDelay,
+    };
+  }
+
+  #start(proc: Proc): void {
+    const { name, spec } = proc;
+    const out: ChildOutput = {
+      stdout: new LineFramer(NO_LINES),
+      stderr: new LineFramer(NO_LINES),
+    };
+    let child: Child | null = null;
+    const sink = this.#sink;
+    const events: ChildEvents = {
+      stdout: {
+        write: (chunk) => {
+          out.stdout.push(chunk);
+          return sink.backpressure();
+        },
+        end: () => out.stdout.end(),
+      },
+      stderr: {
+        write: (chunk) => {
+          out.stderr.push(chunk);
+          return sink.backpressure();
+        },
+        end: () => out.stderr.end(),
+      },
+      exit: (status, groupAlive) => {
+        if (child) this.#onExit(proc, child, status, groupAlive);
+      },
+    };
+    proc.starts++;
+    try {
+      child = this.#spawner.spawn(
+        {
+          argv: spec.argv,
+          cwd: spec.cwd,
+          env: spec.env,
+          clearEnv: spec.clearEnv,
+          uid: spec.uid,
+          gid: spec.gid,
+        },
+        events,
+      );
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      proc.spawnError = reason;
+      this.#sink.event({ type: "spawn-failed", name, error: reason });
+      // A start that fails is a death at age zero: it backs off.
+      this.#afterDeath(proc, null, 0, "policy");
+      return;
+    }
+    proc.spawnError = null;
+    out.stdout.sink = sink.lines(name, child.pid, "stdout");
+    out.stderr.sink = sink.lines(name, child.pid, "stderr");
+    proc.state = { kind: "running", child, startedAt: this.#clock.now(), out };
+    this.#sink.event({ type: "started", name, pid: child.pid });
+  }
+
+  #stopping(
+    proc: Proc,
+    from: { child: Child; startedAt: number; out: ChildOutput },
+    then: AfterStop,
+    exit: ExitRecord | null,
+  ): Extract<State, { kind: "stopping" }> {
+    const killTime = this.#timing(proc).killTime * 1000;
+    const state: Extract<State, { kind: "stopping" }> = {
+      kind: "stopping",
+      child: from.child,
+      startedAt: from.startedAt,
+      out: from.out,
+      then,
+      killTimer: null,
+      killAt: this.#clock.now() + killTime,
+      killed: false,
+      exit,
+      unwatch: null,
+    };
+    state.killTimer = this.#clock.setTimeout(() => {
+      state.killTimer = null;
+      if (proc.state === state) this.#kill(proc, state);
+    }, killTime);
+    return state;
+  }
+
+  #kill(proc: Proc, state: Extract<State, { kind: "stopping" }>): void {
+    if (state.killed) return;
+    if (state.killTimer !== null) this.#clock.clearTimeout(state.killTimer);
+    state.killTimer = null;
+    state.killAt = null;
+    state.killed = true;
+    this.#sink.event({ type: "sigkill", name: proc.name, pid: state.child.pid });
+    state.child.signal("SIGKILL");
+    if (state.exit) this.#abandonLater(proc, state);
+  }
+
+  // After SIGKILL, with the leader gone, members that still show up (stuck
+  // in the kernel, say) get one more grace period; then the monitor stops
+  // waiting for them rather than hang a restart or a shutdown.
+  #abandonLater(proc: Proc, state: Extract<State, { kind: "stopping" }>): void {
+    state.killTimer = this.#clock.setTimeout(() => {
+      state.killTimer = null;
+      if (proc.state !== state) return;
+      this.#sink.event({ type: "abandoned", name: proc.name, pid: state.child.pid });
+      this.#finish(proc, state);
+    }, this.#timing(proc).killTime * 1000);
+  }
+
+  #onExit(proc: Proc, child: Child, status: ExitStatus, groupAlive: boolean): void {
+    const state = proc.state;
+    if (!("child" in state) || state.child !== child) return;
+    const at = this.#clock.now();
+    proc.lastExit = status;
+    this.#sink.event({
+      type: "exited",
+      name: proc.name,
+      pid: child.pid,
+      status,
+      runtime: (at - state.startedAt) / 1000,
+    });
+    state.out.stdout.end();
+    state.out.stderr.end();
+    const exit = { status, at };
+    if (state.kind === "running") {
+      if (!groupAlive) {
+        this.#afterDeath(proc, status, (at - state.startedAt) / 1000, "policy");
+        return;
+      }
+      // Members of its group live on: stop them the same way before any
+      // restart, so no orphan outlives its service.
+      const signal = proc.spec.stopSignal ?? "SIGTERM";
+      this.#sink.event({ type: "leftovers", name: proc.name, pid: child.pid, signal });
+      const stopping = this.#stopping(proc, state, "policy", exit);
+      proc.state = stopping;
+      child.signal(signal);
+      this.#watch(proc, stopping);
+      return;
+    }
+    if (state.kind !== "stopping") return;
+    state.exit = exit;
+    if (!groupAlive) {
+      this.#finish(proc, state);
+      return;
+    }
+    if (state.killed) this.#abandonLater(proc, state);
+    this.#watch(proc, state);
+  }
+
+  #watch(proc: Proc, state: Extract<State, { kind: "stopping" }>): void {
+    state.unwatch = state.child.watchGroup(() => {
+      state.unwatch = null;
+      if (proc.state === state) this.#finish(proc, state);
+    });
+  }
+
+  // The child and its whole group are gone.
+  #finish(proc: Proc, state: Extract<State, { kind: "stopping" }>): void {
+    if (state.killTimer !== null) this.#clock.clearTimeout(state.killTimer);
+    state.killTimer = null;
+    state.unwatch?.();
+    state.unwatch = null;
+    const exit = state.exit!;
+    this.#afterDeath(proc, exit.status, (exit.at - state.startedAt) / 1000, state.then);
+  }
+
+  // Decides what follows a death: procmon's connectionLost.
+  #afterDeath(
+    proc: Proc,
+    status: ExitStatus | null,
+    age: number,
+    then: AfterStop,
+  ): void {
+    proc.state = { kind: "stopped" };
+    if (then === "remove") {
+      this.#procs.delete(proc.name);
+    } else if (this.#running) {
+      const timing = this.#timing(proc);
+      if (then === "start") {
+        proc.delay = timing.minRestartDelay;
+        this.#schedule(proc, 0);
+      } else if (then === "policy" && !this.#restartWanted(proc, status)) {
+        // A spawn failure (no status) under `never` can never get better.
+        proc.state = status === null ? { kind: "fatal" } : { kind: "exited" };
+        this.#sink.event({
+          type: "not-restarting",
+          name: proc.name,
+          reason: `restart: ${proc.spec.restart}`,
+        });
+      } else if (status !== null && age >= timing.threshold) {
+        // A healthy run: restart at once, and forget earlier back-off.
+        proc.delay = timing.minRestartDelay;
+        this.#schedule(proc, 0);
+      } else {
+        // It died young: wait, and wait twice as long next time.
+        const delay = proc.delay;
+        proc.delay = Math.min(proc.delay * 2, timing.maxRestartDelay);
+        this.#schedule(proc, delay, status === null);
+      }
+    }
+    this.#checkSettled();
+  }
+
+  #restartWanted(proc: Proc, status: ExitStatus | null): boolean {
+    switch (proc.spec.restart ?? "always") {
+      case "always":
+        return true;
+      case "on-failure":
+        return status === null || status.code !== 0;
+      case "never":
+        return false;
+    }
+  }
+
+  #schedule(proc: Proc, delay: number, macrotask = false): void {
+    const state: Extract<State, { kind: "backoff" }> = {
+      kind: "backoff",
+      restartAt: this.#clock.now() + delay * 1000,
+      timer: null,
+    };
+    proc.state = state;
+    this.#sink.event({ type: "restart-scheduled", name: proc.name, delay });
+    const fire = () => {
+      if (proc.state === state) this.#start(proc);
+    };
+    // "At once" means right after the current event, at the same instant;
+    // a 0 ms timer could run later than that. A failed spawn retries on a
+    // timer even at 0 s, so a loop of failures cannot starve the event loop.
+    if (delay === 0 && !macrotask) this.#clock.queueMicrotask(fire);
+    else state.timer = this.#clock.setTimeout(fire, delay * 1000);
+  }
+
+  #cancelBackoff(proc: Proc): void {
+    const state = proc.state;
+    if (state.kind !== "backoff") return;
+    if (state.timer !== null) this.#clock.clearTimeout(state.timer);
+    proc.state = { kind: "stopped" };
+  }
+
+  #checkSettled(): void {
+    if (this.#running || this.#settled.length === 0) return;
+    for (const proc of this.#procs.values()) {
+      if (proc.state.kind === "running" || proc.state.kind === "stopping") return;
+    }
+    const waiters = this.#settled;
+    this.#settled = [];
+    for (const resolve of waiters) resolve();
+  }
+}

@@ -1,0 +1,99 @@
+/**
+ * The port through which the monitor starts processes.
+ *
+ * {@linkcode ProcessMonitor} depends only on these interfaces; the one real
+ * implementation, over `Deno.Command`, lives in `deno_spawner.ts`, and tests
+ * use a fake that behaves like Twisted's `DummyProcess`.
+ *
+ * @module
+ */
+
+import type { ExitStatus } from "./spec.ts";
+
+/** The two output streams of a child. */
+export type OutputStream = "stdout" | "stderr";
+
+/** What a spawner needs to start one process. */
+export interface SpawnRequest {
+  /** Program and arguments. */
+  argv: string[];
+  /** Working directory. */
+  cwd?: string;
+  /** Environment additions, or the whole environment with `clearEnv`. */
+  env?: Record<string, string>;
+  /** Start from an empty environment. */
+  clearEnv?: boolean;
+  /** User id to switch to. */
+  uid?: number;
+  /** Group id to switch to. */
+  gid?: number;
+}
+
+/**
+ * Receives the bytes of one output stream of one child.
+ *
+ * `write` may return a promise: the spawner waits for it before reading
+ * more, which is how a slow log destination slows a flooding child down
+ * instead of growing a buffer.
+ */
+export interface OutputHandler {
+  /** Takes the next chunk; the chunk may be reused once this returns. */
+  write(chunk: Uint8Array): void | Promise<void>;
+  /** The stream reached end of file. */
+  end(): void;
+}
+
+/** How a spawned child reports back. */
+export interface ChildEvents {
+  /** Handler for the child's stdout. */
+  stdout: OutputHandler;
+  /** Handler for the child's stderr. */
+  stderr: OutputHandler;
+  /**
+   * The child (the group leader) exited. Called once, after its output has
+   * been read to the end, unless other members of its process group still
+   * hold the pipes open.
+   *
+   * @param groupAlive whether other members of its process group were still
+   * alive (not zombies) when it exited
+   */
+  exit(status: ExitStatus, groupAlive: boolean): void;
+}
+
+/** A running child: the leader of its own process group. */
+export interface Child {
+  /** The leader's pid, which is also the group id. */
+  readonly pid: number;
+  /**
+   * Sends `signal` to every member of the child's process group. A group
+   * that is already gone is not an error.
+   */
+  signal(signal: string): void;
+  /**
+   * Calls `onEmpty` once when no live member of the group is left (zombies
+   * do not count). Used after the leader exited.
+   * Returns a function that cancels the watch.
+   */
+  watchGroup(onEmpty: () => void): () => void;
+}
+
+/** Starts processes. */
+export interface Spawner {
+  /**
+   * Starts `request` as the leader of a new process group with stdin from
+   * `/dev/null` and both output streams piped to `events`.
+   *
+   * @throws {SpawnError} when the OS refuses (missing program, bad cwd,
+   * uid not permitted, ...); nothing was started then.
+   */
+  spawn(request: SpawnRequest, events: ChildEvents): Child;
+}
+
+/** A process could not be started; `message` carries the OS's reason. */
+export class SpawnError extends Error {
+  /** Builds the error; `cause` keeps the original OS error. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "SpawnError";
+  }
+}

@@ -1,0 +1,128 @@
+/**
+ * The data that describes what tend runs: timing settings and process specs.
+ *
+ * This module is pure data and small helpers; it imports nothing, so the
+ * monitor, the config loader and the CLI can all share it.
+ *
+ * @module
+ */
+
+/** When a process that exited on its own is started again. */
+export type RestartPolicy = "always" | "on-failure" | "never";
+
+/** Every restart policy, in the order the docs list them. */
+export const RESTART_POLICIES: readonly RestartPolicy[] = [
+  "always",
+  "on-failure",
+  "never",
+];
+
+/**
+ * The four timing rules of procmon, in seconds.
+ *
+ * A run at least `threshold` long is healthy and is restarted at once;
+ * a shorter one is restarted after the current delay, which then doubles
+ * from `minRestartDelay` up to `maxRestartDelay`. `killTime` is the grace
+ * between the stop signal and SIGKILL.
+ */
+export interface Timing {
+  /** Seconds a run must last to count as healthy. @default 1 */
+  threshold: number;
+  /** Seconds between the stop signal and SIGKILL. @default 5 */
+  killTime: number;
+  /** First back-off delay in seconds. @default 1 */
+  minRestartDelay: number;
+  /** Largest back-off delay in seconds. @default 3600 */
+  maxRestartDelay: number;
+}
+
+/** procmon's defaults for the four timing rules. */
+export const DEFAULT_TIMING: Readonly<Timing> = Object.freeze({
+  threshold: 1,
+  killTime: 5,
+  minRestartDelay: 1,
+  maxRestartDelay: 3600,
+});
+
+/** The names of the timing keys, for loops over them. */
+export const TIMING_KEYS: readonly (keyof Timing)[] = [
+  "threshold",
+  "killTime",
+  "minRestartDelay",
+  "maxRestartDelay",
+];
+
+/** How to run one named process. Everything here is plain JSON. */
+export interface ProcessSpec {
+  /** The program and its arguments; `argv[0]` is looked up on `PATH`. */
+  argv: string[];
+  /** Working directory; tend's own when absent. */
+  cwd?: string;
+  /** Variables added to the environment (or the whole of it with `clearEnv`). */
+  env?: Record<string, string>;
+  /** Start from an empty environment, as procmon does. @default false */
+  clearEnv?: boolean;
+  /** User id to run as (needs root). */
+  uid?: number;
+  /** Group id to run as (needs root). */
+  gid?: number;
+  /** Signal that asks the process to stop. @default "SIGTERM" */
+  stopSignal?: string;
+  /** When a process that exited on its own is started again. @default "always" */
+  restart?: RestartPolicy;
+  /** Per-process overrides of the monitor's timing, in seconds. */
+  threshold?: number;
+  /** Per-process override of `killTime`, in seconds. */
+  killTime?: number;
+  /** Per-process override of `minRestartDelay`, in seconds. */
+  minRestartDelay?: number;
+  /** Per-process override of `maxRestartDelay`, in seconds. */
+  maxRestartDelay?: number;
+}
+
+/** How a process ended: an exit code, or the signal that killed it. */
+export type ExitStatus =
+  | { code: number; signal: null }
+  | { code: null; signal: string };
+
+/**
+ * Describes an exit status in words, as the logs show it.
+ *
+ * @example
+ * ```ts
+ * import { describeExit } from "./spec.ts";
+ * describeExit({ code: 3, signal: null }); // "exit code 3"
+ * describeExit({ code: null, signal: "SIGKILL" }); // "signal SIGKILL"
+ * ```
+ */
+export function describeExit(status: ExitStatus): string {
+  return status.signal === null
+    ? `exit code ${status.code}`
+    : `signal ${status.signal}`;
+}
+
+/** Process names tend accepts: they appear in log tags and in file names. */
+export const NAME_PATTERN: RegExp = /^[A-Za-z0-9_.-]+$/;
+
+/**
+ * Tells whether two specs would run the same thing the same way.
+ *
+ * Keys whose value is `undefined` count as absent, so a spec read from YAML
+ * and one rebuilt from JSON compare equal.
+ */
+export function sameSpec(a: ProcessSpec, b: ProcessSpec): boolean {
+  return canonicalJson(a) === canonicalJson(b);
+}
+
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v) => {
+    if (v && typeof v === "object" && !Array.isArray(v)) {
+      const sorted: Record<string, unknown> = {};
+      for (const k of Object.keys(v).sort()) {
+        sorted[k] = (v as Record<string, unknown>)[k];
+      }
+      return sorted;
+    }
+    return v;
+  });
+}

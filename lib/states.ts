@@ -1,0 +1,32 @@
+/**
+ * The names of a process's states, as users read them in status output.
+ *
+ * They are supervisord's names, so people who know supervisord read them
+ * without a legend. This module imports nothing.
+ *
+ * @module
+ */
+
+/** A process's state as shown to users. */
+export type ProcessState =
+  | "STOPPED" // not running and nothing pending: the monitor is stopped, or never started it
+  | "RUNNING" // a child is alive
+  | "STOPPING" // a stop signal was sent, or members its child left behind are being stopped
+  | "BACKOFF" // waiting for a scheduled start
+  | "EXITED" // it exited and its restart policy says not to start it again
+  | "FATAL"; // it could not be started and its restart policy says not to retry
+
+/** Maps the monitor's internal state kinds to the names users see. */
+export const STATES: Readonly<
+  Record<
+    "stopped" | "running" | "stopping" | "backoff" | "exited" | "fatal",
+    ProcessState
+  >
+> = Object.freeze({
+  stopped: "STOPPED",
+  running: "RUNNING",
+  stopping: "STOPPING",
+  backoff: "BACKOFF",
+  exited: "EXITED",
+  fatal: "FATAL",
+});

@@ -1,0 +1,264 @@
+/**
+ * The real spawner against real processes (`sh`, `sleep`, `id`): exit
+ * statuses, output, process groups, the kill escalation, spawn failures.
+ *
+ * These wait for events with generous timeouts; no assertion depends on
+ * how fast anything happens.
+ */
+
+import assert from "node:assert/strict";
+import { DenoSpawner } from "../lib/deno_spawner.ts";
+import { ProcessMonitor } from "../lib/monitor.ts";
+import type { ChildEvents } from "../lib/spawn.ts";
+import { SpawnError } from "../lib/spawn.ts";
+import type { ExitStatus } from "../lib/spec.ts";
+import { eventually, groupMembers, NO_PS, only } from "./_proc.ts";
+import { RecordingSink } from "./fakes.ts";
+
+const decoder = new TextDecoder();
+
+/** Runs argv to its end with the real spawner; returns its output and status. */
+function run(argv: string[], extra: { cwd?: string; uid?: number; gid?: number } = {}) {
+  const out = { stdout: "", stderr: "", order: [] as string[] };
+  return new Promise<
+    { status: ExitStatus; stdout: string; stderr: string; order: string[] }
+  >(
+    (resolve, reject) => {
+      const events: ChildEvents = {
+        stdout: {
+          write: (chunk) => void (out.stdout += decoder.decode(chunk)),
+          end: () => void out.order.push("stdout-end"),
+        },
+        stderr: {
+          write: (chunk) => void (out.stderr += decoder.decode(chunk)),
+          end: () => void out.order.push("stderr-end"),
+        },
+        exit: (status) => {
+          out.order.push("exit");
+          resolve({ status, ...out });
+        },
+      };
+      try {
+        new DenoSpawner().spawn({ argv, ...extra }, events);
+      } catch (error) {
+        reject(error);
+      }
+    },
+  );
+}
+
+function monitor(
+  timing: Partial<{ killTime: number; minRestartDelay: number; threshold: number }>,
+) {
+  const sink = new RecordingSink();
+  const pm = new ProcessMonitor({ spawner: new DenoSpawner(), sink, timing });
+  return { pm, sink };
+}
+
+Deno.test("an exit code is reported as a code", async () => {
+  const result = await run(["sh", "-c", "exit 3"]);
+  assert.deepEqual(result.status, { code: 3, signal: null });
+});
+
+Deno.test("death by a signal is reported as the signal", async () => {
+  const result = await run(["sh", "-c", "kill -KILL $$"]);
+  assert.deepEqual(result.status, { code: null, signal: "SIGKILL" });
+});
+
+Deno.test("both streams are read to the end before the exit is reported", async () => {
+  const result = await run(["sh", "-c", "echo out; echo err >&2; printf tail"]);
+  assert.equal(result.stdout, "out\ntail");
+  assert.equal(result.stderr, "err\n");
+  assert.equal(result.order.at(-1), "exit");
+  assert.deepEqual(result.order.slice(0, 2).sort(), ["stderr-end", "stdout-end"]);
+});
+
+Deno.test("a child's stdin is /dev/null", async () => {
+  const result = await run([
+    "sh",
+    "-c",
+    "cat; readlink /proc/self/fd/0 || echo no-proc",
+  ]);
+  assert.match(result.stdout, /^\/dev\/null\n$|^no-proc\n$/);
+  assert.deepEqual(result.status, { code: 0, signal: null });
+});
+
+Deno.test({ ...only("each child leads its own process group", NO_PS) }, async () => {
+  const result = await run(["sh", "-c", "cut -d' ' -f5 /proc/$$/stat; echo $$"]);
+  const [pgid, pid] = result.stdout.trim().split("\n");
+  assert.equal(pgid, pid);
+});
+
+Deno.test("a missing executable is a SpawnError with the OS's reason", () => {
+  assert.throws(
+    () => new DenoSpawner().spawn({ argv: ["/nonexistent/tend-test"] }, nullEvents()),
+    (e: unknown) =>
+      e instanceof SpawnError && /nonexistent\/tend-test/.test(e.message) &&
+      /No such file or directory/.test(e.message),
+  );
+});
+
+Deno.test("a file that is not executable is a SpawnError with the OS's reason", async () => {
+  const file = await Deno.makeTempFile();
+  try {
+    assert.throws(
+      () => new DenoSpawner().spawn({ argv: [file] }, nullEvents()),
+      (e: unknown) => e instanceof SpawnError && /Permission denied/.test(e.message),
+    );
+  } finally {
+    await Deno.remove(file);
+  }
+});
+
+Deno.test("a missing working directory is a SpawnError naming it", () => {
+  assert.throws(
+    () =>
+      new DenoSpawner().spawn({ argv: ["sh"], cwd: "/nonexistent/dir" }, nullEvents()),
+    (e: unknown) => e instanceof SpawnError && /\/nonexistent\/dir/.test(e.message),
+  );
+});
+
+Deno.test("an empty argv is a SpawnError", () => {
+  assert.throws(() => new DenoSpawner().spawn({ argv: [] }, nullEvents()), SpawnError);
+});
+
+Deno.test(
+  only(
+    "uid and gid are applied when running as root",
+    Deno.uid() === 0 ? null : "only root may switch users",
+  ),
+  async () => {
+    const result = await run(["sh", "-c", "id -u; id -g"], { uid: 65534, gid: 65534 });
+    assert.equal(result.stdout, "65534\n65534\n");
+  },
+);
+
+Deno.test(
+  only(
+    "a uid that is not permitted is a spawn failure the monitor backs off from",
+    Deno.uid() !== 0 ? null : "root may switch to any uid, so nothing is refused",
+  ),
+  async () => {
+    // Only root may switch users; as anyone else the OS refuses.
+    const { pm, sink } = monitor({ minRestartDelay: 0.05 });
+    pm.addProcess("as-root", { argv: ["true"], uid: 0 });
+    pm.startService();
+    const failed = await sink.next("spawn-failed");
+    assert.match(failed.error, /not permitted|denied/i);
+    assert.equal(pm.status()[0]!.state, "BACKOFF");
+    await pm.stopService();
+  },
+);
+
+Deno.test({
+  ...only(
+    "stopping a child that started grandchildren leaves no process behind",
+    NO_PS,
+  ),
+}, async () => {
+  const { pm, sink } = monitor({ killTime: 10 });
+  pm.addProcess("tree", {
+    argv: ["sh", "-c", "sh -c 'sleep 1000 & sleep 1000' & sleep 1000 & echo up; wait"],
+  });
+  const starting = sink.next("started");
+  pm.startService();
+  const started = await starting;
+  await eventually(
+    "the tree to grow",
+    async () => (await groupMembers(started.pid)).length >= 4,
+  );
+  await pm.stopService();
+  assert.deepEqual(await groupMembers(started.pid), []);
+  assert.ok(!sink.types().includes("sigkill"), "SIGTERM alone was enough");
+});
+
+Deno.test(
+  { ...only("a child that ignores SIGTERM is gone after SIGKILL", NO_PS) },
+  async () => {
+    const { pm, sink } = monitor({ killTime: 0.3 });
+    pm.addProcess("stubborn", {
+      argv: ["sh", "-c", "trap '' TERM; echo ready; while :; do sleep 1; done"],
+    });
+    const starting = sink.next("started");
+    pm.startService();
+    const started = await starting;
+    await eventually(
+      "it to trap TERM",
+      () => sink.messages.includes("[stubborn] ready"),
+    );
+    await pm.stopService();
+    assert.deepEqual(sink.types("stubborn").slice(-3), [
+      "stop-signal",
+      "sigkill",
+      "exited",
+    ]);
+    const exited = sink.events.find((e) => e.type === "exited");
+    assert.deepEqual(exited && "status" in exited && exited.status, {
+      code: null,
+      signal: "SIGKILL",
+    });
+    assert.deepEqual(await groupMembers(started.pid), []);
+  },
+);
+
+Deno.test({
+  ...only(
+    "a leader that dies on SIGTERM leaves a member that ignores it: the member is SIGKILLed at killTime",
+    NO_PS,
+  ),
+}, async () => {
+  const { pm, sink } = monitor({ killTime: 0.5 });
+  pm.addProcess("split", {
+    argv: ["sh", "-c", "(trap '' TERM; exec sleep 1000) & echo ready; exec sleep 1000"],
+  });
+  const starting = sink.next("started");
+  pm.startService();
+  const started = await starting;
+  await eventually(
+    "the member to start",
+    async () => (await groupMembers(started.pid)).length === 2,
+  );
+  const stopped = pm.stopService();
+  const exited = await sink.next("exited");
+  assert.deepEqual(exited.status, { code: null, signal: "SIGTERM" });
+  // The leader is gone, the member lives on until killTime.
+  assert.equal((await groupMembers(started.pid)).length, 1);
+  assert.equal(pm.status()[0]!.state, "STOPPING");
+  await sink.next("sigkill");
+  await stopped;
+  assert.deepEqual(await groupMembers(started.pid), []);
+});
+
+Deno.test({
+  ...only(
+    "a child that exits leaving a member behind does not pile members up across restarts",
+    NO_PS,
+  ),
+}, async () => {
+  const { pm, sink } = monitor({ killTime: 5, minRestartDelay: 0.01, threshold: 60 });
+  // At every start, count the live members of every earlier group.
+  const pids: number[] = [];
+  const checks: Promise<number[]>[] = [];
+  const record = sink.event.bind(sink);
+  sink.event = (event) => {
+    if (event.type === "started") {
+      // Members the monitor had not stopped would live on for killTime
+      // (5 s), so a look a few milliseconds later still sees them.
+      for (const pid of pids) checks.push(groupMembers(pid));
+      pids.push(event.pid);
+    }
+    record(event);
+  };
+  pm.addProcess("leaky", { argv: ["sh", "-c", "sleep 1000 & exit 1"] });
+  pm.startService();
+  await eventually("four starts", () => pids.length >= 4);
+  await pm.stopService();
+  assert.deepEqual((await Promise.all(checks)).flat(), []);
+  assert.ok(sink.types("leaky").filter((t) => t === "leftovers").length >= 3);
+  for (const pid of pids) assert.deepEqual(await groupMembers(pid), []);
+});
+
+function nullEvents(): ChildEvents {
+  const ignore = { write() {}, end() {} };
+  return { stdout: ignore, stderr: ignore, exit() {} };
+}

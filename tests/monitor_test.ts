@@ -1,0 +1,796 @@
+/**
+ * ProcessMonitor with fake processes and fake time.
+ *
+ * The first part ports every test of Twisted's `test_procmon.py`
+ * (`../shared/seed`) one to one: same scenario, same numbers, same name.
+ * procmon's dicts map onto `status()`: `protocols` is the set of processes
+ * with a live child, `timeStarted` is `startedAt`, `delay` is `delay`,
+ * `murder` is a pending `killAt`, `restart` is a pending `nextStartAt`.
+ * The second part covers what the seed does not.
+ */
+
+import assert from "node:assert/strict";
+import {
+  DuplicateProcessError,
+  type MonitorState,
+  ProcessMonitor,
+  type ProcessStatus,
+  UnknownProcessError,
+} from "../lib/monitor.ts";
+import type { ProcessSpec } from "../lib/spec.ts";
+import { FakeReactor, RecordingSink } from "./fakes.ts";
+
+interface Fixture {
+  reactor: FakeReactor;
+  sink: RecordingSink;
+  pm: ProcessMonitor;
+}
+
+/** The seed's setUp: a monitor on a fake reactor, min 2 s, max 10 s, threshold 10 s. */
+function setUp(): Fixture {
+  const reactor = new FakeReactor();
+  const sink = new RecordingSink();
+  const pm = new ProcessMonitor({
+    spawner: reactor,
+    sink,
+    clock: reactor.monitorClock,
+  });
+  pm.minRestartDelay = 2;
+  pm.maxRestartDelay = 10;
+  pm.threshold = 10;
+  return { reactor, sink, pm };
+}
+
+function statusOf(pm: ProcessMonitor, name: string): ProcessStatus {
+  const status = pm.status().find((s) => s.name === name);
+  if (!status) throw new Error(`no status for ${name}`);
+  return status;
+}
+
+/** procmon's `protocols.keys()`: processes that have a live child. */
+function protocols(pm: ProcessMonitor): string[] {
+  return pm.status().filter((s) => s.pid !== null).map((s) => s.name);
+}
+
+/** procmon's `timeStarted[name]`, in seconds. */
+function timeStarted(pm: ProcessMonitor, name: string): number | null {
+  const at = statusOf(pm, name).startedAt;
+  return at === null ? null : at / 1000;
+}
+
+function spec(...argv: string[]): ProcessSpec {
+  return { argv };
+}
+
+// ---------------------------------------------------------------------------
+// The seed, test by test.
+
+Deno.test("test_getStateIncludesProcesses: the JSON state lists every process", () => {
+  const { pm } = setUp();
+  pm.addProcess("foo", { argv: ["arg1", "arg2"], uid: 1, gid: 2, env: {} });
+  assert.deepEqual(pm.toJSON().processes, {
+    foo: { argv: ["arg1", "arg2"], uid: 1, gid: 2, env: {} },
+  });
+});
+
+Deno.test("test_getStateExcludesReactor: the JSON state holds no spawner, clock or sink", () => {
+  const { pm } = setUp();
+  const state = pm.toJSON();
+  assert.deepEqual(Object.keys(state).sort(), [
+    "killTime",
+    "maxRestartDelay",
+    "minRestartDelay",
+    "processes",
+    "threshold",
+  ]);
+  assert.deepEqual(JSON.parse(JSON.stringify(pm)), state);
+});
+
+Deno.test("test_addProcess: a process added before startService starts only then", async () => {
+  const { pm, reactor } = setUp();
+  pm.addProcess("foo", { argv: ["arg1", "arg2"], uid: 1, gid: 2, env: {} });
+  assert.deepEqual(protocols(pm), []);
+  assert.deepEqual(pm.processes, {
+    foo: { argv: ["arg1", "arg2"], uid: 1, gid: 2, env: {} },
+  });
+  pm.startService();
+  await reactor.advance(0);
+  assert.deepEqual(protocols(pm), ["foo"]);
+});
+
+Deno.test("test_addProcessDuplicateKeyError: adding a name twice throws", () => {
+  const { pm } = setUp();
+  pm.addProcess("foo", { argv: ["arg1", "arg2"], uid: 1, gid: 2, env: {} });
+  assert.throws(
+    () => pm.addProcess("foo", { argv: ["arg1", "arg2"], uid: 1, gid: 2, env: {} }),
+    DuplicateProcessError,
+  );
+});
+
+Deno.test("test_addProcessEnv: the env given to addProcess reaches the spawner", async () => {
+  const { pm, reactor } = setUp();
+  const fakeEnv = { KEY: "value" };
+  pm.startService();
+  pm.addProcess("foo", { argv: ["foo"], uid: 1, gid: 2, env: fakeEnv });
+  await reactor.advance(0);
+  assert.deepEqual(reactor.spawnedProcesses[0]!.request.env, fakeEnv);
+});
+
+Deno.test("test_removeProcess: removeProcess drops the process from the public list", () => {
+  const { pm } = setUp();
+  pm.startService();
+  pm.addProcess("foo", spec("foo"));
+  assert.equal(Object.keys(pm.processes).length, 1);
+  pm.removeProcess("foo");
+  assert.equal(Object.keys(pm.processes).length, 0);
+});
+
+Deno.test("test_removeProcessUnknownKeyError: removing an unknown name throws", () => {
+  const { pm } = setUp();
+  pm.startService();
+  assert.throws(() => pm.removeProcess("foo"), UnknownProcessError);
+});
+
+Deno.test("test_startProcess: startProcess spawns it and records its start time", () => {
+  const { pm, reactor } = setUp();
+  pm.addProcess("foo", spec("foo"));
+  pm.startProcess("foo");
+  assert.equal(reactor.spawnedProcesses.length, 1);
+  assert.equal(statusOf(pm, "foo").state, "RUNNING");
+  assert.equal(timeStarted(pm, "foo"), 0);
+});
+
+Deno.test("test_startProcessAlreadyStarted: starting a running process does nothing", () => {
+  const { pm, reactor } = setUp();
+  pm.addProcess("foo", spec("foo"));
+  pm.startProcess("foo");
+  assert.equal(pm.startProcess("foo"), undefined);
+  assert.equal(reactor.spawnedProcesses.length, 1);
+});
+
+Deno.test("test_startProcessUnknownKeyError: starting an unknown name throws", () => {
+  const { pm } = setUp();
+  assert.throws(() => pm.startProcess("foo"), UnknownProcessError);
+});
+
+Deno.test("test_stopProcessNaturalTermination: stopProcess sends TERM at once", async () => {
+  const { pm, reactor } = setUp();
+  pm.startService();
+  pm.addProcess("foo", spec("foo"));
+  assert.ok(protocols(pm).includes("foo"));
+  // The fake process dies 1 second after its TERM.
+  const timeToDie = reactor.last.terminationDelay = 1;
+  // Run to the short-lived threshold, leaving time for the process to die.
+  await reactor.advance(pm.threshold);
+  pm.stopProcess("foo");
+  assert.deepEqual(reactor.last.signals, ["SIGTERM"]);
+  await reactor.advance(timeToDie);
+  // It had run long enough, so it is restarted at once.
+  assert.equal(reactor.seconds(), timeStarted(pm, "foo"));
+  assert.equal(reactor.spawnedProcesses.length, 2);
+});
+
+Deno.test("test_stopProcessForcedKill: a process still alive after killTime is killed", async () => {
+  const { pm, reactor } = setUp();
+  pm.startService();
+  pm.addProcess("foo", spec("foo"));
+  assert.ok(protocols(pm).includes("foo"));
+  await reactor.advance(pm.threshold);
+  const proc = reactor.last;
+  // The fake process outlives killTime.
+  proc.terminationDelay = pm.killTime + 1;
+  pm.stopProcess("foo");
+  await reactor.advance(pm.killTime - 1);
+  assert.equal(timeStarted(pm, "foo"), 0);
+  await reactor.advance(1);
+  assert.deepEqual(proc.signals, ["SIGTERM", "SIGKILL"]);
+  // It is restarted at once.
+  assert.equal(reactor.seconds(), timeStarted(pm, "foo"));
+});
+
+Deno.test("test_stopProcessUnknownKeyError: stopping an unknown name throws", () => {
+  const { pm } = setUp();
+  assert.throws(() => pm.stopProcess("foo"), UnknownProcessError);
+});
+
+Deno.test("test_stopProcessAlreadyStopped: stopping a stopped process does nothing", () => {
+  const { pm } = setUp();
+  pm.addProcess("foo", spec("foo"));
+  assert.equal(pm.stopProcess("foo"), undefined);
+  assert.equal(statusOf(pm, "foo").state, "STOPPED");
+});
+
+Deno.test("test_outputReceivedCompleteLine: a complete line becomes one log record", async () => {
+  const { pm, reactor, sink } = setUp();
+  pm.addProcess("foo", spec("foo"));
+  pm.startService();
+  await reactor.advance(0);
+  assert.ok(protocols(pm).includes("foo"));
+  await reactor.advance(pm.threshold);
+  reactor.last.outReceived("hello world!\n");
+  assert.deepEqual(sink.messages, ["[foo] hello world!"]);
+});
+
+Deno.test("test_outputReceivedCompleteLineInvalidUTF8: invalid UTF-8 is shown escaped", async () => {
+  const { pm, reactor, sink } = setUp();
+  pm.addProcess("foo", spec("foo"));
+  pm.startService();
+  await reactor.advance(0);
+  assert.ok(protocols(pm).includes("foo"));
+  await reactor.advance(pm.threshold);
+  reactor.last.outReceived(
+    new Uint8Array([0xff, ...new TextEncoder().encode("hello world!\n")]),
+  );
+  assert.equal(sink.messages.length, 1);
+  const [tag, output] = [sink.messages[0]!.slice(0, 5), sink.messages[0]!.slice(6)];
+  assert.equal(tag, "[foo]");
+  assert.equal(output, "\\xffhello world!");
+});
+
+Deno.test("test_outputReceivedPartialLine: a partial line waits for the process to end", async () => {
+  const { pm, reactor, sink } = setUp();
+  pm.addProcess("foo", spec("foo"));
+  pm.startService();
+  await reactor.advance(0);
+  assert.ok(protocols(pm).includes("foo"));
+  await reactor.advance(pm.threshold);
+  reactor.last.outReceived("hello world!");
+  assert.equal(sink.messages.length, 0);
+  reactor.last.processEnded({ code: 0, signal: null });
+  assert.deepEqual(sink.messages, ["[foo] hello world!"]);
+});
+
+Deno.test("test_connectionLostLongLivedProcess: a long-lived process is restarted at once", async () => {
+  const { pm, reactor } = setUp();
+  pm.addProcess("foo", spec("foo"));
+  pm.startService();
+  await reactor.advance(0);
+  assert.ok(protocols(pm).includes("foo"));
+  await reactor.advance(pm.threshold);
+  reactor.last.processEnded({ code: 0, signal: null });
+  assert.ok(!protocols(pm).includes("foo"));
+  await reactor.advance(0);
+  assert.ok(protocols(pm).includes("foo"));
+});
+
+Deno.test("test_connectionLostMurderCancel: an exit cancels the pending SIGKILL", async () => {
+  const { pm, reactor } = setUp();
+  pm.addProcess("foo", spec("foo"));
+  pm.startService();
+  await reactor.advance(1);
+  pm.stopProcess("foo");
+  // A killer is scheduled.
+  assert.equal(statusOf(pm, "foo").killAt, (1 + pm.killTime) * 1000);
+  const proc = reactor.last;
+  await reactor.advance(proc.terminationDelay);
+  // It is cancelled and gone.
+  assert.equal(statusOf(pm, "foo").killAt, null);
+  await reactor.advance(pm.killTime * 2);
+  assert.deepEqual(proc.signals, ["SIGTERM"]);
+});
+
+Deno.test("test_connectionLostProtocolDeletion: a dead process leaves the live set", async () => {
+  const { pm, reactor } = setUp();
+  pm.startService();
+  pm.addProcess("foo", spec("foo"));
+  assert.ok(protocols(pm).includes("foo"));
+  reactor.last.signal("SIGKILL");
+  await reactor.advance(reactor.last.terminationDelay);
+  assert.ok(!protocols(pm).includes("foo"));
+});
+
+Deno.test("test_connectionLostMinMaxRestartDelay: the delay stays within min and max", async () => {
+  const { pm, reactor } = setUp();
+  pm.minRestartDelay = 2;
+  pm.maxRestartDelay = 3;
+  pm.startService();
+  pm.addProcess("foo", spec("foo"));
+  assert.equal(statusOf(pm, "foo").delay, pm.minRestartDelay);
+  await reactor.advance(pm.threshold - 1);
+  reactor.last.processEnded({ code: 0, signal: null });
+  assert.equal(statusOf(pm, "foo").delay, pm.maxRestartDelay);
+});
+
+Deno.test("test_connectionLostBackoffDelayDoubles: each early death doubles the delay", async () => {
+  const { pm, reactor } = setUp();
+  pm.startService();
+  pm.addProcess("foo", spec("foo"));
+  await reactor.advance(pm.threshold - 1); // 9 s
+  assert.ok(protocols(pm).includes("foo"));
+  assert.equal(statusOf(pm, "foo").delay, pm.minRestartDelay);
+  // It dies within the threshold, so it is not restarted at once.
+  reactor.last.processEnded({ code: 0, signal: null });
+  assert.equal(statusOf(pm, "foo").delay, pm.minRestartDelay * 2);
+});
+
+Deno.test("test_startService: startService starts every process", async () => {
+  const { pm, reactor } = setUp();
+  pm.addProcess("foo", spec("foo"));
+  pm.startService();
+  await reactor.advance(0);
+  assert.ok(protocols(pm).includes("foo"));
+});
+
+Deno.test("test_stopService: stopService stops every process", async () => {
+  const { pm, reactor } = setUp();
+  pm.addProcess("foo", spec("foo"));
+  pm.addProcess("bar", spec("bar"));
+  pm.startService();
+  await reactor.advance(pm.threshold);
+  assert.ok(protocols(pm).includes("foo"));
+  assert.ok(protocols(pm).includes("bar"));
+  await reactor.advance(1);
+  const stopped = pm.stopService();
+  // Beyond killTime every process has exited...
+  await reactor.advance(pm.killTime + 1);
+  // ...and none is restarted.
+  assert.deepEqual(protocols(pm), []);
+  await stopped;
+});
+
+Deno.test("test_stopServiceCancelRestarts: stopService cancels a scheduled restart", async () => {
+  const { pm, reactor } = setUp();
+  pm.addProcess("foo", spec("foo"));
+  pm.startService();
+  await reactor.advance(pm.threshold);
+  assert.ok(protocols(pm).includes("foo"));
+  await reactor.advance(1);
+  // It dies early.
+  reactor.last.processEnded({ code: 0, signal: null });
+  assert.notEqual(statusOf(pm, "foo").nextStartAt, null);
+  const stopped = pm.stopService();
+  assert.equal(statusOf(pm, "foo").nextStartAt, null);
+  await reactor.advance(0);
+  assert.equal(reactor.spawnedProcesses.length, 1);
+  await stopped;
+});
+
+Deno.test("test_stopServiceCleanupScheduledRestarts: stopService cancels every scheduled restart", async () => {
+  const { pm, reactor } = setUp();
+  pm.threshold = 5;
+  pm.minRestartDelay = 5;
+  pm.startService();
+  pm.addProcess("foo", spec("foo"));
+  // Stop it after 1 s.
+  await reactor.advance(1);
+  pm.stopProcess("foo");
+  // It exits 1 s later and is scheduled to restart 5 s after that.
+  await reactor.advance(1);
+  assert.equal(statusOf(pm, "foo").nextStartAt, 7000);
+  // Meanwhile the service stops.
+  const stopped = pm.stopService();
+  await reactor.advance(6);
+  // The restart was cancelled.
+  assert.deepEqual(protocols(pm), []);
+  assert.equal(reactor.spawnedProcesses.length, 1);
+  await stopped;
+});
+
+// ---------------------------------------------------------------------------
+// Beyond the seed.
+
+Deno.test("a spec's timing keys override the monitor's for that process", async () => {
+  const { pm, reactor } = setUp();
+  pm.addProcess("foo", { argv: ["foo"], killTime: 2, minRestartDelay: 3 });
+  pm.startService();
+  assert.deepEqual(pm.timingOf("foo"), {
+    threshold: 10,
+    killTime: 2,
+    minRestartDelay: 3,
+    maxRestartDelay: 10,
+  });
+  const proc = reactor.last;
+  proc.ignoreTerm = true;
+  pm.stopProcess("foo");
+  await reactor.advance(1.999);
+  assert.deepEqual(proc.signals, ["SIGTERM"]);
+  await reactor.advance(0.001);
+  assert.deepEqual(proc.signals, ["SIGTERM", "SIGKILL"]);
+  // It died at 2 s < threshold: back-off of its own min delay, 3 s.
+  assert.equal(statusOf(pm, "foo").nextStartAt, 5000);
+});
+
+Deno.test("stopSignal chooses the polite signal", () => {
+  const { pm, reactor } = setUp();
+  pm.addProcess("foo", { argv: ["foo"], stopSignal: "SIGINT" });
+  pm.startService();
+  pm.stopProcess("foo");
+  assert.deepEqual(reactor.last.signals, ["SIGINT"]);
+});
+
+Deno.test("the delay keeps doubling up to the max and resets after a healthy run", async () => {
+  const { pm, reactor } = setUp();
+  pm.addProcess("foo", spec("foo"));
+  pm.startService();
+  const starts: number[] = [];
+  // Four instant deaths: waits of 2, 4, 8, then 10 (capped).
+  for (const wait of [2, 4, 8, 10]) {
+    reactor.last.processEnded({ code: 1, signal: null });
+    await reactor.advance(wait - 0.001);
+    assert.equal(statusOf(pm, "foo").state, "BACKOFF");
+    await reactor.advance(0.001);
+    assert.equal(statusOf(pm, "foo").state, "RUNNING");
+    starts.push(reactor.seconds());
+  }
+  assert.deepEqual(starts, [2, 6, 14, 24]);
+  assert.equal(statusOf(pm, "foo").delay, 10);
+  // A healthy run resets the delay and restarts at once.
+  await reactor.advance(pm.threshold);
+  reactor.last.processEnded({ code: 1, signal: null });
+  await reactor.advance(0);
+  assert.equal(timeStarted(pm, "foo"), 34);
+  assert.equal(statusOf(pm, "foo").delay, 2);
+  assert.equal(statusOf(pm, "foo").restarts, 5);
+});
+
+Deno.test("restart: on-failure restarts after a failure but not after exit code 0", async () => {
+  const { pm, reactor, sink } = setUp();
+  pm.addProcess("job", { argv: ["job"], restart: "on-failure" });
+  pm.startService();
+  reactor.last.processEnded({ code: 3, signal: null });
+  await reactor.advance(2);
+  assert.equal(reactor.spawnedProcesses.length, 2);
+  reactor.last.processEnded({ code: null, signal: "SIGSEGV" });
+  await reactor.advance(4);
+  assert.equal(reactor.spawnedProcesses.length, 3);
+  reactor.last.processEnded({ code: 0, signal: null });
+  await reactor.advance(100);
+  assert.equal(reactor.spawnedProcesses.length, 3);
+  assert.equal(statusOf(pm, "job").state, "EXITED");
+  assert.deepEqual(statusOf(pm, "job").lastExit, { code: 0, signal: null });
+  assert.equal(sink.types("job").at(-1), "not-restarting");
+});
+
+Deno.test("restart: never leaves an exited process alone, whatever its code", async () => {
+  const { pm, reactor } = setUp();
+  pm.addProcess("once", { argv: ["once"], restart: "never" });
+  pm.startService();
+  reactor.last.processEnded({ code: 1, signal: null });
+  await reactor.advance(100);
+  assert.equal(reactor.spawnedProcesses.length, 1);
+  assert.equal(statusOf(pm, "once").state, "EXITED");
+});
+
+Deno.test("restart: never still restarts after a requested stop (a bounce)", async () => {
+  const { pm, reactor } = setUp();
+  pm.addProcess("once", { argv: ["once"], restart: "never" });
+  pm.startService();
+  await reactor.advance(pm.threshold);
+  pm.restartAll();
+  await reactor.advance(1);
+  assert.equal(reactor.spawnedProcesses.length, 2);
+  assert.equal(statusOf(pm, "once").state, "RUNNING");
+});
+
+Deno.test("restart: always is the default and restarts after exit code 0", async () => {
+  const { pm, reactor } = setUp();
+  pm.addProcess("foo", spec("foo"));
+  pm.startService();
+  reactor.last.processEnded({ code: 0, signal: null });
+  await reactor.advance(2);
+  assert.equal(reactor.spawnedProcesses.length, 2);
+});
+
+Deno.test("a spawn failure is a death at age zero: it is logged and backs off", async () => {
+  const { pm, reactor, sink } = setUp();
+  pm.threshold = 0; // even then, a failed start never counts as healthy
+  reactor.failWith = "Failed to spawn 'nope': No such file or directory (os error 2)";
+  pm.addProcess("nope", spec("nope"));
+  pm.startService();
+  const status = statusOf(pm, "nope");
+  assert.equal(status.state, "BACKOFF");
+  assert.equal(status.spawnError, reactor.failWith);
+  assert.equal(status.nextStartAt, 2000);
+  assert.deepEqual(sink.events.slice(0, 2), [
+    { type: "spawn-failed", name: "nope", error: reactor.failWith },
+    { type: "restart-scheduled", name: "nope", delay: 2 },
+  ]);
+  await reactor.advance(2);
+  assert.equal(statusOf(pm, "nope").nextStartAt, 6000);
+  reactor.failWith = null;
+  await reactor.advance(4);
+  assert.equal(statusOf(pm, "nope").state, "RUNNING");
+  assert.equal(statusOf(pm, "nope").spawnError, null);
+});
+
+Deno.test("a spawn failure under restart: never is FATAL", () => {
+  const { pm, reactor } = setUp();
+  reactor.failWith = "Permission denied (os error 13)";
+  pm.addProcess("nope", { argv: ["nope"], restart: "never" });
+  pm.startService();
+  assert.equal(statusOf(pm, "nope").state, "FATAL");
+});
+
+Deno.test("status() reports state, pid, times, restarts, last exit and delay", async () => {
+  const { pm, reactor } = setUp();
+  pm.addProcess("foo", spec("foo"));
+  pm.addProcess("bar", spec("bar"));
+  assert.deepEqual(pm.status().map((s) => [s.name, s.state]), [
+    ["foo", "STOPPED"],
+    ["bar", "STOPPED"],
+  ]);
+  pm.startService();
+  await reactor.advance(3);
+  const foo = statusOf(pm, "foo");
+  assert.deepEqual(foo, {
+    name: "foo",
+    state: "RUNNING",
+    pid: reactor.spawnedProcesses[0]!.pid,
+    startedAt: 0,
+    uptime: 3,
+    restarts: 0,
+    lastExit: null,
+    spawnError: null,
+    delay: 2,
+    nextStartAt: null,
+    killAt: null,
+  });
+  reactor.spawnedProcesses[1]!.processEnded({ code: 7, signal: null });
+  assert.deepEqual(statusOf(pm, "bar"), {
+    name: "bar",
+    state: "BACKOFF",
+    pid: null,
+    startedAt: null,
+    uptime: null,
+    restarts: 0,
+    lastExit: { code: 7, signal: null },
+    spawnError: null,
+    delay: 4,
+    nextStartAt: 5000,
+    killAt: null,
+  });
+  pm.stopProcess("foo");
+  assert.equal(statusOf(pm, "foo").state, "STOPPING");
+  assert.equal(statusOf(pm, "foo").killAt, 8000);
+});
+
+Deno.test("the JSON state rebuilds an equal monitor that runs the same specs", async () => {
+  const { pm } = setUp();
+  pm.killTime = 7;
+  pm.addProcess("web", {
+    argv: ["python3", "-m", "http.server"],
+    cwd: "/srv",
+    env: { A: "1" },
+    clearEnv: true,
+    restart: "on-failure",
+    stopSignal: "SIGINT",
+    threshold: 2,
+  });
+  pm.addProcess("tick", { argv: ["/bin/sh", "-c", "date"] });
+  const json = JSON.stringify(pm);
+  const reactor = new FakeReactor();
+  const copy = ProcessMonitor.fromJSON(JSON.parse(json) as MonitorState, {
+    spawner: reactor,
+    sink: new RecordingSink(),
+    clock: reactor.monitorClock,
+  });
+  assert.deepEqual(copy.toJSON(), pm.toJSON());
+  assert.equal(copy.killTime, 7);
+  assert.equal(copy.running, false);
+  copy.startService();
+  assert.deepEqual(reactor.spawnedProcesses.map((p) => p.request.argv), [
+    ["python3", "-m", "http.server"],
+    ["/bin/sh", "-c", "date"],
+  ]);
+  assert.equal(reactor.spawnedProcesses[0]!.request.cwd, "/srv");
+  assert.equal(reactor.spawnedProcesses[0]!.request.clearEnv, true);
+  const stopped = copy.stopService();
+  await reactor.advance(1);
+  await stopped;
+});
+
+Deno.test("stopping a process in back-off does nothing: its restart stays due", async () => {
+  const { pm, reactor } = setUp();
+  pm.addProcess("foo", spec("foo"));
+  pm.startService();
+  reactor.last.processEnded({ code: 1, signal: null });
+  pm.stopProcess("foo");
+  assert.equal(statusOf(pm, "foo").state, "BACKOFF");
+  await reactor.advance(2);
+  assert.equal(statusOf(pm, "foo").state, "RUNNING");
+});
+
+Deno.test("removing a stopping process forgets it once it exits, without a restart", async () => {
+  const { pm, reactor } = setUp();
+  pm.addProcess("foo", spec("foo"));
+  pm.startService();
+  await reactor.advance(pm.threshold);
+  pm.stopProcess("foo");
+  pm.removeProcess("foo");
+  assert.deepEqual(pm.processes, {});
+  assert.throws(() => pm.stopProcess("foo"), UnknownProcessError);
+  await reactor.advance(1);
+  assert.equal(reactor.spawnedProcesses.length, 1);
+  assert.deepEqual(pm.status(), []);
+  // The name is free again.
+  pm.addProcess("foo", spec("foo2"));
+  assert.deepEqual(reactor.last.request.argv, ["foo2"]);
+});
+
+Deno.test("re-adding a name while its old child is still stopping starts it once that exits", async () => {
+  const { pm, reactor } = setUp();
+  pm.addProcess("foo", spec("old"));
+  pm.startService();
+  pm.removeProcess("foo");
+  pm.addProcess("foo", spec("new"));
+  assert.equal(reactor.spawnedProcesses.length, 1);
+  await reactor.advance(1);
+  assert.deepEqual(reactor.last.request.argv, ["new"]);
+  assert.equal(statusOf(pm, "foo").state, "RUNNING");
+});
+
+Deno.test("removing a process in back-off cancels its restart", async () => {
+  const { pm, reactor } = setUp();
+  pm.addProcess("foo", spec("foo"));
+  pm.startService();
+  reactor.last.processEnded({ code: 1, signal: null });
+  pm.removeProcess("foo");
+  await reactor.advance(100);
+  assert.equal(reactor.spawnedProcesses.length, 1);
+  assert.deepEqual(pm.status(), []);
+});
+
+Deno.test("stopService with nothing running resolves at once", async () => {
+  const { pm } = setUp();
+  pm.addProcess("foo", spec("foo"));
+  await pm.stopService();
+  const empty = setUp().pm;
+  empty.startService();
+  await empty.stopService();
+});
+
+Deno.test("stopService resolves only once every child has exited", async () => {
+  const { pm, reactor } = setUp();
+  pm.addProcess("foo", spec("foo"));
+  pm.startService();
+  reactor.last.terminationDelay = 3;
+  let done = false;
+  const stopped = pm.stopService().then(() => done = true);
+  await reactor.advance(2.9);
+  assert.equal(done, false);
+  await reactor.advance(0.1);
+  await stopped;
+  assert.equal(statusOf(pm, "foo").state, "STOPPED");
+});
+
+Deno.test("killAll sends SIGKILL to every live group at once", async () => {
+  const { pm, reactor } = setUp();
+  pm.addProcess("foo", spec("foo"));
+  pm.addProcess("bar", spec("bar"));
+  pm.startService();
+  for (const p of reactor.spawnedProcesses) p.ignoreTerm = true;
+  const stopped = pm.stopService();
+  pm.killAll();
+  for (const p of reactor.spawnedProcesses) {
+    assert.deepEqual(p.signals, ["SIGTERM", "SIGKILL"]);
+  }
+  await reactor.advance(0);
+  await stopped;
+  assert.deepEqual(protocols(pm), []);
+});
+
+Deno.test("restartAll bounces every running process", async () => {
+  const { pm, reactor } = setUp();
+  pm.addProcess("foo", spec("foo"));
+  pm.addProcess("bar", spec("bar"));
+  pm.startService();
+  await reactor.advance(pm.threshold);
+  pm.restartAll();
+  await reactor.advance(1);
+  assert.equal(reactor.spawnedProcesses.length, 4);
+  assert.deepEqual(protocols(pm), ["foo", "bar"]);
+});
+
+Deno.test("updateProcess stops the old child and starts the new spec at once, even young", async () => {
+  const { pm, reactor } = setUp();
+  pm.addProcess("foo", spec("old"));
+  pm.startService();
+  await reactor.advance(1);
+  pm.updateProcess("foo", spec("new"));
+  await reactor.advance(1);
+  assert.deepEqual(reactor.last.request.argv, ["new"]);
+  assert.equal(timeStarted(pm, "foo"), 2);
+});
+
+Deno.test("a leader's exit with group members alive stops them before the restart", async () => {
+  const { pm, reactor, sink } = setUp();
+  pm.addProcess("foo", spec("foo"));
+  pm.startService();
+  const proc = reactor.last;
+  proc.members = 2;
+  proc.membersIgnoreTerm = true;
+  await reactor.advance(pm.threshold);
+  proc.processEnded({ code: 0, signal: null });
+  assert.equal(statusOf(pm, "foo").state, "STOPPING");
+  assert.deepEqual(proc.signals, ["SIGTERM"]);
+  await reactor.advance(pm.killTime - 0.001);
+  assert.equal(reactor.spawnedProcesses.length, 1);
+  await reactor.advance(0.001);
+  assert.deepEqual(proc.signals, ["SIGTERM", "SIGKILL"]);
+  // The leader ran 10 s: healthy, so the restart follows the group's end at once.
+  assert.equal(reactor.spawnedProcesses.length, 2);
+  assert.equal(timeStarted(pm, "foo"), 15);
+  assert.deepEqual(sink.types("foo").slice(1, 5), [
+    "exited",
+    "leftovers",
+    "sigkill",
+    "restart-scheduled",
+  ]);
+});
+
+Deno.test("a stopped leader whose group ignores the stop signal: the group is SIGKILLed at killTime", async () => {
+  const { pm, reactor } = setUp();
+  pm.addProcess("foo", spec("foo"));
+  pm.startService();
+  const proc = reactor.last;
+  proc.members = 1;
+  proc.membersIgnoreTerm = true;
+  const stopped = pm.stopService();
+  await reactor.advance(proc.terminationDelay);
+  assert.ok(proc.ended);
+  assert.equal(statusOf(pm, "foo").state, "STOPPING");
+  await reactor.advance(pm.killTime - proc.terminationDelay);
+  assert.deepEqual(proc.signals, ["SIGTERM", "SIGKILL"]);
+  await stopped;
+  assert.equal(statusOf(pm, "foo").state, "STOPPED");
+});
+
+Deno.test("members that outlive SIGKILL are abandoned after another killTime", async () => {
+  const { pm, reactor, sink } = setUp();
+  pm.addProcess("foo", spec("foo"));
+  pm.startService();
+  const proc = reactor.last;
+  proc.members = 1;
+  proc.membersIgnoreTerm = true;
+  proc.signal = (signal: string) => {
+    proc.signals.push(signal); // a group nothing can kill
+  };
+  const stopped = pm.stopService();
+  proc.processEnded({ code: 0, signal: null });
+  await reactor.advance(pm.killTime);
+  assert.deepEqual(proc.signals, ["SIGTERM", "SIGKILL"]);
+  await reactor.advance(pm.killTime);
+  await stopped;
+  assert.equal(sink.types("foo").at(-1), "abandoned");
+});
+
+Deno.test("output of both streams is framed per stream and tagged with the pid", async () => {
+  const { pm, reactor, sink } = setUp();
+  pm.addProcess("foo", spec("foo"));
+  pm.startService();
+  const proc = reactor.last;
+  proc.outReceived("a");
+  proc.errReceived("err 1\nerr");
+  proc.outReceived("b\n");
+  proc.processEnded();
+  assert.deepEqual(sink.output.map((l) => [l.stream, l.pid, l.message]), [
+    ["stderr", proc.pid, "[foo] err 1"],
+    ["stdout", proc.pid, "[foo] ab"],
+    ["stderr", proc.pid, "[foo] err"],
+  ]);
+  await reactor.advance(2);
+});
+
+Deno.test("child output returns the sink's back-pressure to the reader", () => {
+  const { pm, reactor, sink } = setUp();
+  pm.addProcess("foo", spec("foo"));
+  pm.startService();
+  assert.equal(reactor.last.outReceived("x\n"), undefined);
+  const wait = Promise.resolve();
+  sink.pressure = wait;
+  assert.equal(reactor.last.outReceived("y\n"), wait);
+});
+
+Deno.test("events arriving for a replaced child are ignored", async () => {
+  const { pm, reactor } = setUp();
+  pm.addProcess("foo", spec("foo"));
+  pm.startService();
+  const first = reactor.last;
+  await reactor.advance(pm.threshold);
+  first.processEnded();
+  await reactor.advance(0);
+  const second = reactor.last;
+  assert.notEqual(first, second);
+  first.events.exit({ code: 1, signal: null }, false);
+  assert.equal(statusOf(pm, "foo").pid, second.pid);
+});
