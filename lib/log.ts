@@ -91,8 +91,9 @@ export class Logger implements MonitorSink {
   #drained: (() => void)[] = [];
   #pressure: Promise<void> | null = null;
   #failed: unknown = null;
-  // The time prefix is formatted once per millisecond, not once per line.
-  #stampAt = -1;
+  // Records of one turn share one time prefix; see stamp().
+  #turn = 0;
+  #stampTurn = -1;
   #stamp = new Uint8Array(0);
 
   /** Builds a logger writing to `options.out`. */
@@ -181,27 +182,36 @@ export class Logger implements MonitorSink {
     );
   }
 
-  #timeText(): string {
-    const d = new Date(this.#now());
+  #timeText(now: number = this.#now()): string {
+    const d = new Date(now);
     const p = (n: number, w = 2) => String(n).padStart(w, "0");
     return `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${
       p(d.getMilliseconds(), 3)
     }`;
   }
 
-  /** The current time prefix as bytes (text: `HH:MM:SS.mmm `; JSON: ISO). */
+  /**
+   * The time prefix as bytes (text: `HH:MM:SS.mmm `; JSON: ISO 8601).
+   * It is read once per turn of the event loop, not once per line: the
+   * lines of one chunk arrived together.
+   */
   stamp(): Uint8Array {
-    const now = this.#now();
-    if (now !== this.#stampAt) {
-      this.#stampAt = now;
+    if (this.#stampTurn !== this.#turn) {
+      this.#stampTurn = this.#turn;
+      const now = this.#now();
       const text = this.format === "json"
         ? new Date(now).toISOString()
         : this.color
-        ? `${DIM}${this.#timeText()}${RESET} `
-        : `${this.#timeText()} `;
+        ? `${DIM}${this.#timeText(now)}${RESET} `
+        : `${this.#timeText(now)} `;
       this.#stamp = encoder.encode(text);
     }
     return this.#stamp;
+  }
+
+  /** Counts turns of the event loop that produced records. */
+  get turn(): number {
+    return this.#turn;
   }
 
   /** Makes room for `n` more bytes and returns the buffer; see {@linkcode commit}. */
@@ -230,6 +240,7 @@ export class Logger implements MonitorSink {
       // One write per turn of the event loop, whatever the number of lines.
       queueMicrotask(() => {
         this.#scheduled = false;
+        this.#turn++;
         if (!this.#writing) this.#startWrite();
       });
     }
@@ -282,6 +293,9 @@ const OPEN_JSON = encoder.encode('{"time":"');
 class TextLines implements LineSink {
   #log: Logger;
   #tag: Uint8Array;
+  // The time stamp and the tag together, rebuilt once per turn.
+  #prefix: Uint8Array = new Uint8Array(0);
+  #prefixTurn = -1;
 
   constructor(log: Logger, tag: Uint8Array) {
     this.#log = log;
@@ -290,18 +304,26 @@ class TextLines implements LineSink {
 
   line(bytes: Uint8Array, start: number, end: number, valid: boolean): void {
     const log = this.#log;
-    const stamp = log.stamp();
+    if (this.#prefixTurn !== log.turn) this.#rebuildPrefix();
+    const prefix = this.#prefix;
     const body = valid ? bytes.subarray(start, end) : escapeUtf8(bytes, start, end);
-    const buf = log.reserve(stamp.length + this.#tag.length + body.length + 1);
+    const buf = log.reserve(prefix.length + body.length + 1);
     let pos = log.length;
-    buf.set(stamp, pos);
-    pos += stamp.length;
-    buf.set(this.#tag, pos);
-    pos += this.#tag.length;
+    buf.set(prefix, pos);
+    pos += prefix.length;
     buf.set(body, pos);
     pos += body.length;
     buf[pos++] = 0x0a;
     log.commit(pos);
+  }
+
+  #rebuildPrefix(): void {
+    const stamp = this.#log.stamp();
+    this.#prefixTurn = this.#log.turn;
+    const prefix = new Uint8Array(stamp.length + this.#tag.length);
+    prefix.set(stamp);
+    prefix.set(this.#tag, stamp.length);
+    this.#prefix = prefix;
   }
 }
 
