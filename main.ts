@@ -100,6 +100,10 @@ const RUN_OPTIONS = {
   "help": { type: "boolean", short: "h" },
 } as const;
 
+// How close a repeated stop signal must follow the first to count as the
+// same delivery; see onStop in supervise().
+const SAME_KEYPRESS_MS = 50;
+
 const FLAG_TIMING: Record<string, keyof Timing> = {
   "threshold": "threshold",
   "kill-time": "killTime",
@@ -310,13 +314,21 @@ async function supervise(
     );
   }
 
+  // Under `deno task`, one Ctrl-C reaches tend twice within a millisecond
+  // (from the terminal and forwarded by the task runner); a repeat that
+  // close is the same keypress, not the second one that means "kill".
+  let firstStop: { signal: Deno.Signal; at: number } | null = null;
   const onStop = (signal: Deno.Signal) => () => {
+    const now = performance.now();
     if (!stopping) {
+      firstStop = { signal, at: now };
       logger.log(
         "info",
         `${signal}: stopping every process (send it again to kill them at once)`,
       );
       void stop(EXIT.OK);
+    } else if (firstStop?.signal === signal && now - firstStop.at < SAME_KEYPRESS_MS) {
+      return;
     } else {
       logger.log("warn", `${signal} again: sending SIGKILL to every process group`);
       monitor.killAll();
@@ -356,6 +368,7 @@ async function supervise(
     event.preventDefault();
     const error = "reason" in event ? event.reason : event.error;
     logger.log("error", `internal failure: ${error?.stack ?? error}`);
+    void monitor.stopService(); // no restarts from here on
     monitor.killAll();
     finish(EXIT.INTERNAL);
   };
