@@ -352,6 +352,8 @@ async function supervise(
         reloadAgain = false;
         await reload(file, monitor, logger, flags);
       } while (reloadAgain && !stopping);
+      // The reload may have removed the last process that could still run.
+      checkAllDone();
     })().finally(() => reloading = null);
   };
 
