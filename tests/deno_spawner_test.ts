@@ -47,12 +47,24 @@ function run(argv: string[], extra: { cwd?: string; uid?: number; gid?: number }
   );
 }
 
+/**
+ * A monitor over the real spawner. Disposing it (`await using`) kills
+ * whatever is left, so a failing test leaves no process behind.
+ */
 function monitor(
   timing: Partial<{ killTime: number; minRestartDelay: number; threshold: number }>,
 ) {
   const sink = new RecordingSink();
   const pm = new ProcessMonitor({ spawner: new DenoSpawner(), sink, timing });
-  return { pm, sink };
+  return {
+    pm,
+    sink,
+    async [Symbol.asyncDispose]() {
+      const stopped = pm.stopService();
+      pm.killAll();
+      await stopped;
+    },
+  };
 }
 
 Deno.test("an exit code is reported as a code", async () => {
@@ -140,7 +152,8 @@ Deno.test(
   ),
   async () => {
     // Only root may switch users; as anyone else the OS refuses.
-    const { pm, sink } = monitor({ minRestartDelay: 0.05 });
+    await using m = monitor({ minRestartDelay: 0.05 });
+    const { pm, sink } = m;
     pm.addProcess("as-root", { argv: ["true"], uid: 0 });
     pm.startService();
     const failed = await sink.next("spawn-failed");
@@ -156,7 +169,8 @@ Deno.test({
     NO_PS,
   ),
 }, async () => {
-  const { pm, sink } = monitor({ killTime: 10 });
+  await using m = monitor({ killTime: 10 });
+  const { pm, sink } = m;
   pm.addProcess("tree", {
     argv: ["sh", "-c", "sh -c 'sleep 1000 & sleep 1000' & sleep 1000 & echo up; wait"],
   });
@@ -175,7 +189,8 @@ Deno.test({
 Deno.test(
   { ...only("a child that ignores SIGTERM is gone after SIGKILL", NO_PS) },
   async () => {
-    const { pm, sink } = monitor({ killTime: 0.3 });
+    await using m = monitor({ killTime: 0.3 });
+    const { pm, sink } = m;
     pm.addProcess("stubborn", {
       argv: ["sh", "-c", "trap '' TERM; echo ready; while :; do sleep 1; done"],
     });
@@ -207,7 +222,8 @@ Deno.test({
     NO_PS,
   ),
 }, async () => {
-  const { pm, sink } = monitor({ killTime: 0.5 });
+  await using m = monitor({ killTime: 0.5 });
+  const { pm, sink } = m;
   pm.addProcess("split", {
     argv: ["sh", "-c", "(trap '' TERM; exec sleep 1000) & echo ready; exec sleep 1000"],
   });
@@ -235,7 +251,8 @@ Deno.test({
     NO_PS,
   ),
 }, async () => {
-  const { pm, sink } = monitor({ killTime: 5, minRestartDelay: 0.01, threshold: 60 });
+  await using m = monitor({ killTime: 5, minRestartDelay: 0.01, threshold: 60 });
+  const { pm, sink } = m;
   // At every start, count the live members of every earlier group.
   const pids: number[] = [];
   const checks: Promise<number[]>[] = [];
