@@ -20,6 +20,7 @@ import {
   formatProblem,
   loadConfig,
 } from "./lib/config.ts";
+import { systemClock } from "./lib/clock.ts";
 import { DenoSpawner } from "./lib/deno_spawner.ts";
 import { formatDuration, parseDuration } from "./lib/duration.ts";
 import { type LogFormat, Logger } from "./lib/log.ts";
@@ -71,6 +72,7 @@ Flags for run (they override the file):
 Signals:
   SIGTERM, SIGINT   stop every process gracefully, then exit 0; a second one kills them all at once
   SIGHUP            reload CONFIG; an invalid file is reported and the running config kept
+  SIGUSR1           log each process's state, pid, uptime, restarts and last exit
 
 Exit status:
   0   stopped on request, every child gone (or every process finished: see README)
@@ -357,10 +359,14 @@ async function supervise(
     })().finally(() => reloading = null);
   };
 
+  // supervisorctl's `status`, as a signal: one record per process.
+  const onStatus = () => logger.status(monitor.status(), systemClock.now());
+
   const handlers: [Deno.Signal, () => void][] = [
     ["SIGTERM", onStop("SIGTERM")],
     ["SIGINT", onStop("SIGINT")],
     ["SIGHUP", onHup],
+    ["SIGUSR1", onStatus],
   ];
   for (const [signal, handler] of handlers) Deno.addSignalListener(signal, handler);
 

@@ -13,7 +13,7 @@
  * @module
  */
 
-import type { MonitorEvent, MonitorSink } from "./monitor.ts";
+import type { MonitorEvent, MonitorSink, ProcessStatus } from "./monitor.ts";
 import { escapeUtf8, type LineSink } from "./output.ts";
 import type { OutputStream } from "./spawn.ts";
 import { describeExit } from "./spec.ts";
@@ -131,6 +131,46 @@ export class Logger implements MonitorSink {
     const [level, text, extra] = describeEvent(event);
     const pid = "pid" in event ? event.pid : null;
     this.#record(level, event.name, pid, text, { event: event.type, ...extra });
+  }
+
+  /**
+   * Writes one record per process describing where it is, for a status
+   * request (SIGUSR1).
+   *
+   * @param now the monitor clock's current time, in milliseconds
+   */
+  status(statuses: ProcessStatus[], now: number): void {
+    for (const s of statuses) {
+      const parts: string[] = [s.state];
+      if (s.pid !== null) parts.push(`pid ${s.pid}`);
+      if (s.uptime !== null) parts.push(`up ${formatSeconds(s.uptime)}`);
+      if (s.nextStartAt !== null) {
+        parts.push(
+          `starting in ${formatSeconds(Math.max(0, s.nextStartAt - now) / 1000)}`,
+        );
+      }
+      if (s.killAt !== null) {
+        parts.push(`SIGKILL in ${formatSeconds(Math.max(0, s.killAt - now) / 1000)}`);
+      }
+      parts.push(`${s.restarts} restart${s.restarts === 1 ? "" : "s"}`);
+      if (s.lastExit) parts.push(`last ${describeExit(s.lastExit)}`);
+      if (s.spawnError) parts.push(`cannot start: ${s.spawnError}`);
+      this.#record(
+        s.state === "FATAL" ? "error" : "info",
+        s.name,
+        s.pid,
+        parts.join(", "),
+        {
+          event: "status",
+          state: s.state,
+          uptime: s.uptime,
+          restarts: s.restarts,
+          delay: s.delay,
+          code: s.lastExit?.code ?? null,
+          signal: s.lastExit?.signal ?? null,
+        },
+      );
+    }
   }
 
   /** Writes a record that concerns tend as a whole, not one process. */

@@ -600,6 +600,46 @@ Deno.test(
   },
 );
 
+Deno.test("SIGUSR1 logs every process's state without touching any", async () => {
+  await using dir = await tempDir();
+  const file = await dir.write(
+    "procs.yaml",
+    yaml({
+      minRestartDelay: 60,
+      processes: {
+        up: { cmd: SLEEPER },
+        down: { shell: "exit 4", threshold: 60 },
+      },
+    }),
+  );
+  await using t = tend(["run", "--log-format", "json", file]);
+  await t.said("up", "ready");
+  await t.event("down", "restart-scheduled");
+  const from = t.lines.length;
+  t.signal("SIGUSR1");
+  const up = await t.record(
+    "the status of up",
+    (r) => r.event === "status" && r.process === "up",
+    from,
+  );
+  const down = await t.record(
+    "the status of down",
+    (r) => r.event === "status" && r.process === "down",
+    from,
+  );
+  assert.equal(up.record.state, "RUNNING");
+  assert.equal(up.record.pid, pidOf(t, "up"));
+  assert.equal(down.record.state, "BACKOFF");
+  assert.equal(down.record.code, 4);
+  assert.match(
+    down.record.message,
+    /^\[down\] BACKOFF, starting in \d+(\.\d)?s, 0 restarts, last exit code 4$/,
+  );
+  t.signal("SIGTERM");
+  assert.equal(await t.exit(), 0, t.transcript());
+  assert.deepEqual(t.recordsOf("up", "started").length, 1);
+});
+
 Deno.test("tend check and tend run name every problem of a broken file with its line and column, and exit 78", async () => {
   await using dir = await tempDir();
   await dir.write(

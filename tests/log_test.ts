@@ -320,3 +320,57 @@ Deno.test(
     );
   },
 );
+
+Deno.test("a status request writes one record per process with its state", async () => {
+  const out = new Collect();
+  const logger = new Logger({ out, format: "json", now: fixed });
+  const base = {
+    restarts: 0,
+    lastExit: null,
+    spawnError: null,
+    delay: 1,
+    nextStartAt: null,
+    killAt: null,
+  };
+  logger.status([
+    { ...base, name: "web", state: "RUNNING", pid: 7, startedAt: 0, uptime: 61 },
+    {
+      ...base,
+      name: "job",
+      state: "BACKOFF",
+      pid: null,
+      startedAt: null,
+      uptime: null,
+      restarts: 3,
+      lastExit: { code: 2, signal: null },
+      delay: 8,
+      nextStartAt: 14_000,
+    },
+    {
+      ...base,
+      name: "gone",
+      state: "FATAL",
+      pid: null,
+      startedAt: null,
+      uptime: null,
+      spawnError: "No such file or directory (os error 2)",
+    },
+  ], 10_000);
+  await logger.flush();
+  const records = out.lines.map((l) => JSON.parse(l));
+  assert.deepEqual(records.map((r) => [r.level, r.event, r.state, r.message]), [
+    ["info", "status", "RUNNING", "[web] RUNNING, pid 7, up 1m1s, 0 restarts"],
+    [
+      "info",
+      "status",
+      "BACKOFF",
+      "[job] BACKOFF, starting in 4s, 3 restarts, last exit code 2",
+    ],
+    [
+      "error",
+      "status",
+      "FATAL",
+      "[gone] FATAL, 0 restarts, cannot start: No such file or directory (os error 2)",
+    ],
+  ]);
+});
