@@ -633,7 +633,7 @@ Deno.test("SIGUSR1 logs every process's state without touching any", async () =>
   assert.equal(down.record.code, 4);
   assert.match(
     down.record.message,
-    /^\[down\] BACKOFF, starting in \d+(\.\d)?s, 0 restarts, last exit code 4$/,
+    /^\[down\] BACKOFF, starting in [\dms.]+, 0 restarts, last exit code 4$/,
   );
   t.signal("SIGTERM");
   assert.equal(await t.exit(), 0, t.transcript());
