@@ -32,7 +32,11 @@ export interface DenoSpawnerOptions {
   drainGrace?: number;
   /** Milliseconds between checks of groups whose leader has exited. @default 20 */
   pollInterval?: number;
-  /** Size of the buffer each output stream is read into. @default 65536 */
+  /**
+   * Largest buffer an output stream is read into. Each stream starts with
+   * 4 KiB and doubles its buffer whenever a read fills it, so an idle
+   * child costs little and a flooding one reads in big chunks. @default 65536
+   */
   readSize?: number;
 }
 
@@ -134,22 +138,25 @@ class DenoChild implements Child {
   }
 }
 
-// Reads a stream into a handler, reusing one buffer, waiting whenever the
-// handler asks it to (back-pressure), and always ending the handler.
+// Reads a stream into a handler, waiting whenever the handler asks it to
+// (back-pressure), and always ending the handler. The buffer is reused;
+// it starts small and doubles, up to `max`, whenever a read fills it.
 async function pump(
   stream: ReadableStream<Uint8Array<ArrayBuffer>>,
   out: OutputHandler,
-  size: number,
+  max: number,
 ): Promise<void> {
   const reader = stream.getReader({ mode: "byob" });
-  let buffer = new Uint8Array(size);
+  let buffer = new Uint8Array(Math.min(4096, max));
   try {
     while (true) {
       const { value, done } = await reader.read(buffer);
       if (done || value === undefined) break;
       const wait = out.write(value);
       if (wait) await wait;
-      buffer = new Uint8Array(value.buffer);
+      buffer = value.length === value.buffer.byteLength && value.length < max
+        ? new Uint8Array(Math.min(value.length * 2, max))
+        : new Uint8Array(value.buffer);
     }
   } catch {
     // A read error ends the stream like end of file does.

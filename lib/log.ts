@@ -357,6 +357,34 @@ class TextLines implements LineSink {
     log.commit(pos);
   }
 
+  // Many valid lines at once. The whole span is copied into the log buffer
+  // in one go, placed far enough along that each line can then be moved
+  // down into place (copyWithin) behind its prefix: no per-line objects.
+  lines(bytes: Uint8Array, starts: Int32Array, ends: Int32Array, count: number): void {
+    const log = this.#log;
+    if (this.#prefixTurn !== log.turn) this.#rebuildPrefix();
+    const prefix = this.#prefix;
+    const step = prefix.length + 1;
+    const first = starts[0]!;
+    const span = ends[count - 1]! - first;
+    const buf = log.reserve(count * step + span);
+    let out = log.length;
+    // Line i's output ends before line i+1's bytes begin: sum(prefix + len
+    // + 1) up to i is at most count * step + (starts[i + 1] - first).
+    const base = out + count * step - first;
+    buf.set(bytes.subarray(first, first + span), base + first);
+    for (let i = 0; i < count; i++) {
+      buf.set(prefix, out);
+      out += prefix.length;
+      const from = base + starts[i]!;
+      const to = base + ends[i]!;
+      buf.copyWithin(out, from, to);
+      out += to - from;
+      buf[out++] = 0x0a;
+    }
+    log.commit(out);
+  }
+
   #rebuildPrefix(): void {
     const stamp = this.#log.stamp();
     this.#prefixTurn = this.#log.turn;

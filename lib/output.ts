@@ -34,7 +34,17 @@ export interface LineSink {
    * The bytes are only borrowed: they may change once this returns.
    */
   line(bytes: Uint8Array, start: number, end: number, valid: boolean): void;
+  /**
+   * Optional fast path: takes `count` lines at once, line `i` being
+   * `bytes[starts[i]..ends[i])`, in order, each valid UTF-8 and at most
+   * `maxLine` long. A sink without it gets every line through `line`.
+   * The bytes and arrays are only borrowed.
+   */
+  lines?(bytes: Uint8Array, starts: Int32Array, ends: Int32Array, count: number): void;
 }
+
+// Lines handed to LineSink.lines at most at once.
+const BATCH = 1024;
 
 /**
  * Cuts a byte stream into lines for a {@linkcode LineSink}.
@@ -59,6 +69,9 @@ export class LineFramer {
   // The start of a line that has not ended yet; allocated on first need.
   #carry: Uint8Array | null = null;
   #carryLen = 0;
+  // Line bounds for LineSink.lines, allocated on first need.
+  #starts: Int32Array | null = null;
+  #ends: Int32Array | null = null;
 
   /**
    * @param sink receives every line
@@ -98,23 +111,62 @@ export class LineFramer {
       const allValid = isUtf8(
         pos === 0 && last + 1 === len ? chunk : chunk.subarray(pos, last),
       );
-      const sink = this.sink;
-      const max = this.#max;
-      while (pos <= last) {
-        const nl = chunk.indexOf(NL, pos);
-        let end = nl;
-        if (end > pos && chunk[end - 1] === CR) end--;
-        if (end - pos <= max) {
-          sink.line(chunk, pos, end, allValid || isUtf8(chunk.subarray(pos, end)));
-        } else {
-          this.#emitLong(chunk, pos, end);
-        }
-        pos = nl + 1;
-      }
+      pos = allValid && this.sink.lines
+        ? this.#batch(chunk, pos, last)
+        : this.#oneByOne(chunk, pos, last, allValid);
     }
     // The unfinished tail: whole pieces now, the rest carried over.
     while (len - pos > this.#max) pos = this.#emitPiece(chunk, pos, len);
     if (pos < len) this.#append(chunk, pos, len);
+  }
+
+  // Hands on the complete lines of chunk[pos..last] (last is a newline) one
+  // by one; returns where the rest of the chunk starts.
+  #oneByOne(chunk: Uint8Array, pos: number, last: number, allValid: boolean): number {
+    const sink = this.sink;
+    const max = this.#max;
+    while (pos <= last) {
+      const nl = chunk.indexOf(NL, pos);
+      let end = nl;
+      if (end > pos && chunk[end - 1] === CR) end--;
+      if (end - pos <= max) {
+        sink.line(chunk, pos, end, allValid || isUtf8(chunk.subarray(pos, end)));
+      } else {
+        this.#emitLong(chunk, pos, end);
+      }
+      pos = nl + 1;
+    }
+    return pos;
+  }
+
+  // The same for valid text and a sink with the batch fast path: bounds are
+  // gathered and handed on up to BATCH lines at a time.
+  #batch(chunk: Uint8Array, pos: number, last: number): number {
+    const sink = this.sink;
+    const max = this.#max;
+    const starts = this.#starts ??= new Int32Array(BATCH);
+    const ends = this.#ends ??= new Int32Array(BATCH);
+    let n = 0;
+    while (pos <= last) {
+      const nl = chunk.indexOf(NL, pos);
+      let end = nl;
+      if (end > pos && chunk[end - 1] === CR) end--;
+      if (end - pos > max) {
+        if (n > 0) sink.lines!(chunk, starts, ends, n);
+        n = 0;
+        this.#emitLong(chunk, pos, end);
+      } else {
+        starts[n] = pos;
+        ends[n] = end;
+        if (++n === BATCH) {
+          sink.lines!(chunk, starts, ends, n);
+          n = 0;
+        }
+      }
+      pos = nl + 1;
+    }
+    if (n > 0) sink.lines!(chunk, starts, ends, n);
+    return pos;
   }
 
   /** The stream ended: hands on a last line that had no newline. */

@@ -192,3 +192,48 @@ Deno.test("the framer does not keep the chunks it is given", () => {
   framer.push(enc.encode("\n"));
   assert.deepEqual(texts(), ["abc"]);
 });
+
+Deno.test("the batch path hands on exactly the lines the one-by-one path does", () => {
+  // Empty lines, CRLF, lines over the maximum, invalid bytes, and more
+  // lines in one chunk than one batch holds.
+  const parts = [
+    "a\n",
+    "\n",
+    "crlf\r\n",
+    "x".repeat(20) + "\n",
+    "é€😀\n",
+    "\xff",
+    "z\n",
+    "\n".repeat(3000),
+    "tail",
+  ];
+  const bytes = new Uint8Array(
+    parts.flatMap((p) => p === "\xff" ? [0xff] : [...enc.encode(p)]),
+  );
+  const oneByOne: string[] = [];
+  const single = new LineFramer({
+    line: (b, s, e) => void oneByOne.push(lineText(b, s, e)),
+  }, 8);
+  const batched: string[] = [];
+  let batches = 0;
+  const batch = new LineFramer({
+    line: (b, s, e) => void batched.push(lineText(b, s, e)),
+    lines(b, starts, ends, count) {
+      batches++;
+      for (let i = 0; i < count; i++) batched.push(lineText(b, starts[i]!, ends[i]!));
+    },
+  }, 8);
+  for (const size of [bytes.length, 7, 1]) {
+    oneByOne.length = 0;
+    batched.length = 0;
+    for (let i = 0; i < bytes.length; i += size) {
+      single.push(bytes.subarray(i, i + size));
+      batch.push(bytes.subarray(i, i + size));
+    }
+    single.end();
+    batch.end();
+    assert.deepEqual(batched, oneByOne, `chunks of ${size}`);
+  }
+  assert.ok(batches > 3, "the batch path was taken");
+  assert.equal(oneByOne.length, 3010);
+});
