@@ -8,26 +8,19 @@
  * @module
  */
 
-import type { ExitStatus } from "./spec.ts";
+import type { ExitStatus, ProcessSpec } from "./spec.ts";
 
 /** The two output streams of a child. */
 export type OutputStream = "stdout" | "stderr";
 
-/** What a spawner needs to start one process. */
-export interface SpawnRequest {
-  /** Program and arguments. */
-  argv: string[];
-  /** Working directory. */
-  cwd?: string;
-  /** Environment additions, or the whole environment with `clearEnv`. */
-  env?: Record<string, string>;
-  /** Start from an empty environment. */
-  clearEnv?: boolean;
-  /** User id to switch to. */
-  uid?: number;
-  /** Group id to switch to. */
-  gid?: number;
-}
+/**
+ * What a spawner needs to start one process: the part of a
+ * {@linkcode ProcessSpec} about how to run it (not when or how to stop it).
+ */
+export type SpawnRequest = Pick<
+  ProcessSpec,
+  "argv" | "cwd" | "env" | "clearEnv" | "uid" | "gid"
+>;
 
 /**
  * Receives the bytes of one output stream of one child.
