@@ -252,11 +252,25 @@ function runFlags(values: Record<string, string | boolean | undefined>): RunFlag
 // Flags win over the file, at start and on every reload.
 function applyOverrides(config: Config, flags: RunFlags): void {
   config.timing = { ...config.timing, ...flags.timing };
-  if (config.timing.minRestartDelay > config.timing.maxRestartDelay) {
-    throw new UsageError(
-      `minRestartDelay (${formatDuration(config.timing.minRestartDelay)}) is above ` +
-        `maxRestartDelay (${formatDuration(config.timing.maxRestartDelay)})`,
-    );
+  const scopes: [string, Partial<Timing>][] = [
+    ["", {}],
+    ...Object.entries(config.processes).map((
+      [name, spec],
+    ): [string, Partial<Timing>] => [
+      ` for process "${name}"`,
+      spec,
+    ]),
+  ];
+  // The file was checked on its own; a flag can still cross a process's delays.
+  for (const [where, own] of scopes) {
+    const min = own.minRestartDelay ?? config.timing.minRestartDelay;
+    const max = own.maxRestartDelay ?? config.timing.maxRestartDelay;
+    if (min > max) {
+      throw new UsageError(
+        `minRestartDelay (${formatDuration(min)}) is above maxRestartDelay ` +
+          `(${formatDuration(max)})${where}`,
+      );
+    }
   }
   if (flags.restart) {
     for (const spec of Object.values(config.processes)) spec.restart = flags.restart;

@@ -968,9 +968,15 @@ Deno.test("bad usage exits 64", async () => {
   // A valid file: a run that wrongly went ahead would exit 0, not 64.
   await dir.write(
     "procs.yaml",
-    yaml({ processes: { ok: { cmd: ["true"], restart: "never" } } }),
+    yaml({
+      processes: { ok: { cmd: ["true"], restart: "never", minRestartDelay: 5 } },
+    }),
   );
   const cases: [string[], RegExp][] = [
+    [
+      ["run", "--max-restart-delay", "2s", "procs.yaml"],
+      /minRestartDelay \(5s\) is above maxRestartDelay \(2s\) for process "ok"/,
+    ],
     [["run", "--bogus"], /--bogus/],
     [["frobnicate"], /unknown command "frobnicate"/],
     [
