@@ -69,6 +69,9 @@ export class LineFramer {
   // The start of a line that has not ended yet; allocated on first need.
   #carry: Uint8Array | null = null;
   #carryLen = 0;
+  // Whether pieces of the carried line were handed on already, so that a
+  // lone "\r" left of it at its end is the line ending, not an empty line.
+  #continued = false;
   // Line bounds for LineSink.lines, allocated on first need.
   #starts: Int32Array | null = null;
   #ends: Int32Array | null = null;
@@ -116,7 +119,10 @@ export class LineFramer {
         : this.#oneByOne(chunk, pos, last, allValid);
     }
     // The unfinished tail: whole pieces now, the rest carried over.
-    while (len - pos > this.#max) pos = this.#emitPiece(chunk, pos, len);
+    while (len - pos > this.#max) {
+      pos = this.#emitPiece(chunk, pos, len);
+      this.#continued = true;
+    }
     if (pos < len) this.#append(chunk, pos, len);
   }
 
@@ -193,6 +199,9 @@ export class LineFramer {
     let end = this.#carryLen;
     if (carry[end - 1] === CR) end--;
     this.#carryLen = 0;
+    const continued = this.#continued;
+    this.#continued = false;
+    if (end === 0 && continued) return;
     this.sink.line(carry, 0, end, isUtf8(carry.subarray(0, end)));
   }
 
@@ -215,6 +224,7 @@ export class LineFramer {
         this.sink.line(carry, 0, cut, isUtf8(carry.subarray(0, cut)));
         carry.copyWithin(0, cut, max);
         this.#carryLen = max - cut;
+        this.#continued = true;
       }
     }
   }

@@ -237,3 +237,23 @@ Deno.test("the batch path hands on exactly the lines the one-by-one path does", 
   assert.ok(batches > 3, "the batch path was taken");
   assert.equal(oneByOne.length, 3010);
 });
+
+Deno.test("a CRLF line of exactly the maximum gives no extra empty line", () => {
+  // Regression: the "\r" went on as a carry of its own and came out as "".
+  for (
+    const chunks of [["abcd", "\r\nnext\n"], ["abcd\r", "\nnext\n"], [
+      "abcd\r\n",
+      "next\n",
+    ]]
+  ) {
+    const { framer, texts } = collect(4);
+    for (const c of chunks) framer.push(enc.encode(c));
+    framer.end();
+    assert.deepEqual(texts(), ["abcd", "next"], JSON.stringify(chunks));
+  }
+  // A real empty CRLF line still counts.
+  const { framer, texts } = collect(4);
+  framer.push(enc.encode("ab\r\n\r"));
+  framer.push(enc.encode("\nc\n"));
+  assert.deepEqual(texts(), ["ab", "", "c"]);
+});
