@@ -275,9 +275,11 @@ export class Logger implements MonitorSink {
   /** Marks bytes up to `end` as written into the buffer, and schedules a flush. */
   commit(end: number): void {
     this.#len = end;
-    if (!this.#scheduled && !this.#writing) {
+    if (!this.#scheduled) {
       this.#scheduled = true;
-      // One write per turn of the event loop, whatever the number of lines.
+      // The turn ends here, so the next record gets a fresh time stamp even
+      // while a slow write is in flight. One write per turn at most: while
+      // one is in flight, its end starts the next.
       queueMicrotask(() => {
         this.#scheduled = false;
         this.#turn++;

@@ -228,6 +228,42 @@ Deno.test("a slow destination holds readers back instead of growing the buffer",
   assert.equal(all.split("\n").filter((l) => l.includes("[web] y")).length, 20);
 });
 
+Deno.test("time stamps stay fresh while a slow write is in flight", async () => {
+  // Regression: the turn counter only moved when no write was in flight, so
+  // under a slow stdout every later record kept the first record's time.
+  const gate = new Gate();
+  let now = at;
+  const logger = new Logger({ out: gate, now: () => now });
+  const turn = () => new Promise((r) => setTimeout(r, 0));
+  feed(logger, "web", 1, "first\n");
+  await turn(); // the first write starts and hangs on the gate
+  assert.equal(gate.waiting, 1);
+  for (const step of [1, 2, 3]) {
+    now = at + step * 1000;
+    feed(logger, "web", 1, `later ${step}\n`);
+    logger.log("info", `event ${step}`);
+    await turn();
+  }
+  const flushed = logger.flush();
+  while (gate.waiting > 0) {
+    gate.release();
+    await turn();
+  }
+  await flushed;
+  const all = dec.decode(new Uint8Array(gate.written.flatMap((c) => [...c])));
+  const stamps = all.split("\n").filter((l) => l !== "").map((l) => l.slice(6, 12));
+  // HH:MM:SS.mmm: the seconds and milliseconds move with the clock.
+  assert.deepEqual(stamps, [
+    "56.789",
+    "57.789",
+    "57.789",
+    "58.789",
+    "58.789",
+    "59.789",
+    "59.789",
+  ]);
+});
+
 Deno.test("a destination that fails stops the log, not the logger's callers", async () => {
   const logger = new Logger({
     out: { write: () => Promise.reject(new Deno.errors.BrokenPipe("closed")) },
