@@ -106,6 +106,10 @@ const RUN_OPTIONS = {
 // same delivery; see onStop in supervise().
 const SAME_KEYPRESS_MS = 50;
 
+// How long tend, on its way out, waits for its children's last output to be
+// read (it may hold the pipes of a process that left their groups).
+const OUTPUT_WAIT_MS = 2000;
+
 const FLAG_TIMING: Record<string, keyof Timing> = {
   "threshold": "threshold",
   "kill-time": "killTime",
@@ -300,8 +304,9 @@ async function supervise(
     lines: logger.lines.bind(logger),
     backpressure: logger.backpressure.bind(logger),
   };
+  const spawner = new DenoSpawner();
   const monitor = new ProcessMonitor({
-    spawner: new DenoSpawner(),
+    spawner,
     sink,
     timing: first.timing,
   });
@@ -312,6 +317,7 @@ async function supervise(
   const stop = async (code: number) => {
     stopping = true;
     await monitor.stopService();
+    await spawner.idle(OUTPUT_WAIT_MS);
     logger.log("info", "every process has stopped");
     finish(code);
   };
@@ -408,6 +414,7 @@ async function supervise(
 
   const code = await finished;
   for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
+  await spawner.idle(OUTPUT_WAIT_MS);
   await logger.flush();
   return code;
 }

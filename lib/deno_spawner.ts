@@ -27,9 +27,16 @@ export interface DenoSpawnerOptions {
   /**
    * Milliseconds to wait, after the leader exits, for its output to reach
    * end of file before reporting the exit anyway (something it started
-   * outside its group may hold the pipes). @default 250
+   * outside its group may hold the pipes). Time spent waiting for the log
+   * to take output (back-pressure) does not count. @default 250
    */
   drainGrace?: number;
+  /**
+   * The longest wait, in milliseconds, for a dead leader's output to be
+   * read, back-pressure included, before its exit is reported anyway; its
+   * output still goes on to the log after that. @default 10000
+   */
+  drainLimit?: number;
   /** Milliseconds between checks of groups whose leader has exited. @default 20 */
   pollInterval?: number;
   /**
@@ -54,12 +61,16 @@ export interface DenoSpawnerOptions {
  */
 export class DenoSpawner implements Spawner {
   #drainGrace: number;
+  #drainLimit: number;
   #readSize: number;
   #groups: GroupWatcher;
+  // Output streams still being read, with whether each waits on the log.
+  #pumps = new Set<Pump>();
 
   /** Builds a spawner. */
   constructor(options: DenoSpawnerOptions = {}) {
     this.#drainGrace = options.drainGrace ?? 250;
+    this.#drainLimit = options.drainLimit ?? 10_000;
     this.#readSize = options.readSize ?? 65536;
     this.#groups = new GroupWatcher(options.pollInterval ?? 20);
   }
@@ -96,10 +107,10 @@ export class DenoSpawner implements Spawner {
       });
     }
     const child = new DenoChild(proc.pid, this.#groups);
-    const drained = Promise.all([
-      pump(proc.stdout, events.stdout, this.#readSize),
-      pump(proc.stderr, events.stderr, this.#readSize),
-    ]);
+    const pumps = [
+      this.#pump(proc.stdout, events.stdout),
+      this.#pump(proc.stderr, events.stderr),
+    ];
     proc.status.then(async (s) => {
       const status: ExitStatus = s.signal === null
         ? { code: s.code, signal: null }
@@ -108,11 +119,59 @@ export class DenoSpawner implements Spawner {
       // Report the exit after the last of its output, unless members of its
       // group live on (they may hold the pipes) or something else keeps the
       // pipes open past a short grace.
-      if (!groupAlive) await settleWithin(drained, this.#drainGrace);
+      if (!groupAlive) await this.#drain(pumps);
       events.exit(status, groupAlive);
     });
     return child;
   }
+
+  /**
+   * Resolves once every output stream has been read to its end, or after
+   * `ms` milliseconds, whichever comes first. tend calls it before it
+   * exits, so the last output of its children reaches the log.
+   */
+  async idle(ms: number): Promise<void> {
+    const deadline = performance.now() + ms;
+    while (this.#pumps.size > 0) {
+      const left = deadline - performance.now();
+      if (left <= 0) return;
+      await settleWithin(Promise.all([...this.#pumps].map((p) => p.done)), left);
+    }
+  }
+
+  #pump(stream: ReadableStream<Uint8Array<ArrayBuffer>>, out: OutputHandler): Pump {
+    const pump: Pump = { done: Promise.resolve(), blocked: false };
+    pump.done = readAll(stream, out, this.#readSize, pump).finally(() =>
+      this.#pumps.delete(pump)
+    );
+    this.#pumps.add(pump);
+    return pump;
+  }
+
+  // Waits for a dead leader's output to be read to its end. The grace runs
+  // only while the streams are not held back by the log, so a slow log
+  // delays the exit report instead of splitting it from its output; the
+  // limit bounds the wait all the same.
+  async #drain(pumps: Pump[]): Promise<void> {
+    const done = Promise.all(pumps.map((p) => p.done));
+    const limit = performance.now() + this.#drainLimit;
+    let grace = this.#drainGrace;
+    while (grace > 0 && performance.now() < limit) {
+      const from = performance.now();
+      if (await settleWithin(done, Math.min(grace, DRAIN_STEP))) return;
+      if (!pumps.some((p) => p.blocked)) grace -= performance.now() - from;
+    }
+  }
+}
+
+// How often a drain wait looks at whether the log holds the streams back.
+const DRAIN_STEP = 25;
+
+// One output stream being read.
+interface Pump {
+  done: Promise<void>;
+  // Whether it waits for the log to take what it read (back-pressure).
+  blocked: boolean;
 }
 
 class DenoChild implements Child {
@@ -141,10 +200,11 @@ class DenoChild implements Child {
 // Reads a stream into a handler, waiting whenever the handler asks it to
 // (back-pressure), and always ending the handler. The buffer is reused;
 // it starts small and doubles, up to `max`, whenever a read fills it.
-async function pump(
+async function readAll(
   stream: ReadableStream<Uint8Array<ArrayBuffer>>,
   out: OutputHandler,
   max: number,
+  pump: Pump,
 ): Promise<void> {
   const reader = stream.getReader({ mode: "byob" });
   let buffer = new Uint8Array(Math.min(4096, max));
@@ -153,7 +213,11 @@ async function pump(
       const { value, done } = await reader.read(buffer);
       if (done || value === undefined) break;
       const wait = out.write(value);
-      if (wait) await wait;
+      if (wait) {
+        pump.blocked = true;
+        await wait;
+        pump.blocked = false;
+      }
       buffer = value.length === value.buffer.byteLength && value.length < max
         ? new Uint8Array(Math.min(value.length * 2, max))
         : new Uint8Array(value.buffer);
@@ -166,11 +230,12 @@ async function pump(
   }
 }
 
-function settleWithin(promise: Promise<unknown>, ms: number): Promise<void> {
+// Whether `promise` settled within `ms` milliseconds.
+function settleWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   return Promise.race([
-    promise.then(() => {}),
-    new Promise<void>((resolve) => timer = setTimeout(resolve, ms)),
+    promise.then(() => true),
+    new Promise<boolean>((resolve) => timer = setTimeout(() => resolve(false), ms)),
   ]).finally(() => clearTimeout(timer));
 }
 

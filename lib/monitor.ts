@@ -571,8 +571,9 @@ export class ProcessMonitor implements Timing {
       status,
       runtime: (at - state.startedAt) / 1000,
     });
-    state.out.stdout.end();
-    state.out.stderr.end();
+    // The streams are not ended here: the spawner ends each at its end of
+    // file, which may come later (a slow log), and ending it early would
+    // split its last line.
     const exit = { status, at };
     if (state.kind === "running") {
       if (!groupAlive) {

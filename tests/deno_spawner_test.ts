@@ -85,6 +85,62 @@ Deno.test("both streams are read to the end before the exit is reported", async 
   assert.deepEqual(result.order.slice(0, 2).sort(), ["stderr-end", "stdout-end"]);
 });
 
+Deno.test("a log that holds output back delays the exit report, not the output", async () => {
+  // Regression: the drain grace also ran while the reader waited on the
+  // log, so a slow log saw the exit before the last lines of output.
+  const spawner = new DenoSpawner({ drainGrace: 20 });
+  const order: string[] = [];
+  let bytes = 0;
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => release = resolve);
+  const exited = new Promise<void>((resolve) => {
+    spawner.spawn({ argv: ["sh", "-c", "head -c 30000 /dev/zero"] }, {
+      stdout: {
+        // The first chunk (4 KiB, the first read) waits until the test lets
+        // it go; the rest fits in the pipe, so the child exits meanwhile.
+        write: (chunk) => {
+          bytes += chunk.length;
+          return bytes === chunk.length ? held : undefined;
+        },
+        end: () => void order.push("stdout-end"),
+      },
+      stderr: { write: () => {}, end: () => void order.push("stderr-end") },
+      exit: () => {
+        order.push("exit");
+        resolve();
+      },
+    });
+  });
+  // Hold the first chunk well past the grace (and past the child's exit).
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  release();
+  await exited;
+  assert.equal(bytes, 30000);
+  assert.equal(order.at(-1), "exit");
+});
+
+Deno.test("idle() waits for output still being read, within its limit", async () => {
+  const spawner = new DenoSpawner({ drainGrace: 0 });
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => release = resolve);
+  let ended = false;
+  const exited = new Promise<void>((resolve) => {
+    spawner.spawn({ argv: ["sh", "-c", "echo last words"] }, {
+      stdout: { write: () => held, end: () => void (ended = true) },
+      stderr: { write: () => {}, end: () => {} },
+      exit: () => resolve(),
+    });
+  });
+  await exited;
+  // Held back by the "log": idle() gives up at its limit ...
+  await spawner.idle(50);
+  assert.equal(ended, false);
+  // ... and returns once the stream is read to its end.
+  release();
+  await spawner.idle(30_000);
+  assert.equal(ended, true);
+});
+
 Deno.test("a child's stdin is /dev/null", async () => {
   const result = await run([
     "sh",

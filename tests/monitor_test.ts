@@ -240,6 +240,22 @@ Deno.test("test_outputReceivedPartialLine: a partial line waits for the process 
   assert.deepEqual(sink.messages, ["[foo] hello world!"]);
 });
 
+Deno.test("a line still being read when the exit is reported is not split", async () => {
+  // The spawner may report an exit before the streams end (the log held
+  // them back past the drain limit); the rest of the line comes after.
+  const { pm, reactor, sink } = setUp();
+  pm.addProcess("foo", spec("foo"));
+  pm.startService();
+  await reactor.advance(0);
+  const child = reactor.last;
+  child.outReceived("hello ");
+  child.events.exit({ code: 0, signal: null }, false);
+  child.outReceived("world");
+  assert.deepEqual(sink.messages, []);
+  child.events.stdout.end();
+  assert.deepEqual(sink.messages, ["[foo] hello world"]);
+});
+
 Deno.test("test_connectionLostLongLivedProcess: a long-lived process is restarted at once", async () => {
   const { pm, reactor } = setUp();
   pm.addProcess("foo", spec("foo"));
