@@ -445,16 +445,19 @@ async function reload(
     return;
   }
   for (const key of TIMING_KEYS) monitor[key] = next.timing[key];
-  const current = monitor.processes;
+  // Maps, not `in` and indexing: names such as "toString" or "__proto__"
+  // are valid and must not meet Object.prototype.
+  const current = new Map(Object.entries(monitor.processes));
+  const wanted = new Map(Object.entries(next.processes));
   const counts = { added: 0, removed: 0, changed: 0, unchanged: 0 };
-  for (const name of Object.keys(current)) {
-    if (!(name in next.processes)) {
+  for (const name of current.keys()) {
+    if (!wanted.has(name)) {
       monitor.removeProcess(name);
       counts.removed++;
     }
   }
-  for (const [name, spec] of Object.entries(next.processes)) {
-    const old = current[name];
+  for (const [name, spec] of wanted) {
+    const old = current.get(name);
     if (old === undefined) {
       monitor.addProcess(name, spec);
       counts.added++;

@@ -33,6 +33,7 @@ import {
   type ProcessSpec,
   RESTART_POLICIES,
   type RestartPolicy,
+  setOwn,
   type Timing,
   TIMING_KEYS,
 } from "./spec.ts";
@@ -818,17 +819,6 @@ function formatPath(path: Path): string {
 
 function quote(text: string): string {
   return JSON.stringify(text);
-}
-
-// A plain assignment to "__proto__" would set the prototype instead of a key,
-// and NAME_PATTERN allows that name.
-function setOwn<T>(record: Record<string, T>, key: string, value: T): void {
-  Object.defineProperty(record, key, {
-    value,
-    enumerable: true,
-    writable: true,
-    configurable: true,
-  });
 }
 
 /**

@@ -22,6 +22,7 @@ import {
   DEFAULT_TIMING,
   type ExitStatus,
   type ProcessSpec,
+  setOwn,
   type Timing,
   TIMING_KEYS,
 } from "./spec.ts";
@@ -234,7 +235,7 @@ export class ProcessMonitor implements Timing {
   /** The spec of every process, by name (procmon's `processes`). */
   get processes(): Record<string, ProcessSpec> {
     const out: Record<string, ProcessSpec> = {};
-    for (const proc of this.#live()) out[proc.name] = proc.spec;
+    for (const proc of this.#live()) setOwn(out, proc.name, proc.spec);
     return out;
   }
 

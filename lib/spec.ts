@@ -126,3 +126,25 @@ function canonicalJson(value: unknown): string {
     return v;
   });
 }
+
+/**
+ * Sets `record[key]` as an own property, even for keys such as
+ * `__proto__` that plain assignment would treat specially; names come from
+ * users' files.
+ *
+ * @example
+ * ```ts
+ * import { setOwn } from "./spec.ts";
+ * const record: Record<string, number> = {};
+ * setOwn(record, "__proto__", 1);
+ * Object.keys(record); // ["__proto__"]
+ * ```
+ */
+export function setOwn<T>(record: Record<string, T>, key: string, value: T): void {
+  Object.defineProperty(record, key, {
+    value,
+    enumerable: true,
+    writable: true,
+    configurable: true,
+  });
+}

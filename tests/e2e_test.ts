@@ -600,6 +600,40 @@ Deno.test(
   },
 );
 
+Deno.test("processes named like Object.prototype members reload like any other", async () => {
+  // Regression: reload looked names up with `in` and indexing, so removing
+  // "constructor" kept it running and adding "toString" crashed tend.
+  await using dir = await tempDir();
+  const file = await dir.write(
+    "procs.yaml",
+    yaml({
+      processes: { ["__proto__"]: { cmd: SLEEPER }, constructor: { cmd: SLEEPER } },
+    }),
+  );
+  await using t = tend(["run", "--log-format", "json", file]);
+  for (const name of ["__proto__", "constructor"]) await t.said(name, "ready");
+  await dir.write(
+    "procs.yaml",
+    yaml({
+      processes: { ["__proto__"]: { cmd: SLEEPER }, toString: { cmd: SLEEPER } },
+    }),
+  );
+  t.signal("SIGHUP");
+  const reloaded = await t.record(
+    "the reload",
+    (r) => r.process === null && r.message.startsWith("reloaded "),
+  );
+  assert.match(
+    reloaded.record.message,
+    /: 1 added, 1 removed, 0 changed, 1 unchanged$/,
+  );
+  await t.said("toString", "ready", reloaded.index);
+  await t.event("constructor", "exited", reloaded.index);
+  t.signal("SIGTERM");
+  assert.equal(await t.exit(), 0, t.transcript());
+  assert.deepEqual(eventsOf(t, "__proto__"), ["started", "stop-signal", "exited"]);
+});
+
 Deno.test("SIGUSR1 logs every process's state without touching any", async () => {
   await using dir = await tempDir();
   const file = await dir.write(
