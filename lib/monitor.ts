@@ -267,8 +267,12 @@ export class ProcessMonitor implements Timing {
       if (existing.state.kind !== "stopping" || existing.state.then !== "remove") {
         throw new DuplicateProcessError(name);
       }
-      // The old child is still on its way out: the new spec starts when it is gone.
+      // The old child is still on its way out: the new spec starts when it
+      // is gone, counting its restarts afresh. (The old child's exit, still
+      // to come, is reported as the last exit under this name.)
       existing.spec = spec;
+      existing.starts = 0;
+      existing.spawnError = null;
       existing.delay = this.#timing(existing).minRestartDelay;
       existing.state.then = this.#running ? "start" : "bounce";
       return;
@@ -289,7 +293,8 @@ export class ProcessMonitor implements Timing {
 
   /**
    * Replaces a process's spec. A live child is stopped and the new spec
-   * started as soon as it is gone; a pending restart happens at once.
+   * started as soon as it is gone. If the monitor is running, a process
+   * waiting to restart (or stopped for good) starts at once.
    *
    * @throws {UnknownProcessError} if there is no such process
    */
@@ -364,11 +369,15 @@ export class ProcessMonitor implements Timing {
     if (this.#running) return;
     this.#running = true;
     for (const proc of this.#live()) this.startProcess(proc.name);
+    // A stopService still waiting is over once nothing is stopping.
+    this.#checkSettled();
   }
 
   /**
    * Stops the monitor: cancels every pending restart and stops every
-   * process. Resolves once every child and its group is gone.
+   * process. Resolves once every child and its group is gone, or, if
+   * {@linkcode startService} runs again meanwhile, once no child is
+   * stopping any more.
    */
   stopService(): Promise<void> {
     this.#running = false;
@@ -545,17 +554,23 @@ export class ProcessMonitor implements Timing {
     state.killed = true;
     this.#sink.event({ type: "sigkill", name: proc.name, pid: state.child.pid });
     state.child.signal("SIGKILL");
-    if (state.exit) this.#abandonLater(proc, state);
+    this.#abandonLater(proc, state);
   }
 
-  // After SIGKILL, with the leader gone, members that still show up (stuck
-  // in the kernel, say) get one more grace period; then the monitor stops
-  // waiting for them rather than hang a restart or a shutdown.
+  // After SIGKILL, a group that still shows up (a leader or members stuck
+  // in the kernel, say) gets one more grace period; then the monitor stops
+  // waiting for it rather than hang a restart or a shutdown.
   #abandonLater(proc: Proc, state: Extract<State, { kind: "stopping" }>): void {
+    if (state.killTimer !== null) this.#clock.clearTimeout(state.killTimer);
     state.killTimer = this.#clock.setTimeout(() => {
       state.killTimer = null;
       if (proc.state !== state) return;
       this.#sink.event({ type: "abandoned", name: proc.name, pid: state.child.pid });
+      // A leader whose exit never came counts as killed now.
+      state.exit ??= {
+        status: { code: null, signal: "SIGKILL" },
+        at: this.#clock.now(),
+      };
       this.#finish(proc, state);
     }, this.#timing(proc).killTime * 1000);
   }
@@ -597,7 +612,6 @@ export class ProcessMonitor implements Timing {
       this.#finish(proc, state);
       return;
     }
-    if (state.killed) this.#abandonLater(proc, state);
     this.#watch(proc, state);
   }
 
@@ -646,9 +660,13 @@ export class ProcessMonitor implements Timing {
         proc.delay = timing.minRestartDelay;
         this.#schedule(proc, 0);
       } else {
-        // It died young: wait, and wait twice as long next time.
-        const delay = proc.delay;
-        proc.delay = Math.min(proc.delay * 2, timing.maxRestartDelay);
+        // It died young: wait, and wait twice as long next time. The delay
+        // is kept within the bounds in force now: a reload may have moved them.
+        const delay = Math.min(
+          Math.max(proc.delay, timing.minRestartDelay),
+          timing.maxRestartDelay,
+        );
+        proc.delay = Math.min(delay * 2, timing.maxRestartDelay);
         this.#schedule(proc, delay, status === null);
       }
     }
@@ -692,9 +710,10 @@ export class ProcessMonitor implements Timing {
   }
 
   #checkSettled(): void {
-    if (this.#running || this.#settled.length === 0) return;
+    if (this.#settled.length === 0) return;
     for (const proc of this.#procs.values()) {
-      if (proc.state.kind === "running" || proc.state.kind === "stopping") return;
+      const kind = proc.state.kind;
+      if (kind === "stopping" || (kind === "running" && !this.#running)) return;
     }
     const waiters = this.#settled;
     this.#settled = [];

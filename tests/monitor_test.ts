@@ -770,6 +770,91 @@ Deno.test("members that outlive SIGKILL are abandoned after another killTime", a
   assert.equal(sink.types("foo").at(-1), "abandoned");
 });
 
+Deno.test("a leader whose exit never comes after SIGKILL is abandoned after another killTime", async () => {
+  // Regression: the abandon timer was armed only once the leader's exit was
+  // known, so a leader stuck in the kernel hung stopService for ever.
+  const { pm, reactor, sink } = setUp();
+  pm.addProcess("foo", spec("foo"));
+  pm.startService();
+  const proc = reactor.last;
+  proc.signal = (signal: string) => {
+    proc.signals.push(signal); // neither signal ends it, and no exit comes
+  };
+  let done = false;
+  const stopped = pm.stopService().then(() => done = true);
+  await reactor.advance(pm.killTime);
+  assert.deepEqual(proc.signals, ["SIGTERM", "SIGKILL"]);
+  await reactor.advance(pm.killTime - 0.001);
+  assert.equal(done, false);
+  await reactor.advance(0.001);
+  await stopped;
+  assert.equal(sink.types("foo").at(-1), "abandoned");
+  assert.equal(statusOf(pm, "foo").state, "STOPPED");
+  assert.deepEqual(statusOf(pm, "foo").lastExit, null, "no exit was seen");
+  // A late exit of the abandoned child changes nothing.
+  proc.processEnded({ code: null, signal: "SIGKILL" });
+  assert.equal(statusOf(pm, "foo").state, "STOPPED");
+});
+
+Deno.test("stopService resolves when startService runs again before the children are gone", async () => {
+  const { pm, reactor } = setUp();
+  pm.addProcess("foo", spec("foo"));
+  pm.startService();
+  let done = false;
+  const stopped = pm.stopService().then(() => done = true);
+  pm.startService();
+  await reactor.advance(0);
+  assert.equal(done, false, "the old child is still stopping");
+  await reactor.advance(reactor.last.terminationDelay);
+  await stopped;
+  // The monitor runs again, so the stopped child (which died young) is
+  // restarted after its back-off.
+  assert.equal(statusOf(pm, "foo").state, "BACKOFF");
+  await reactor.advance(pm.minRestartDelay);
+  assert.equal(reactor.spawnedProcesses.length, 2);
+  assert.equal(statusOf(pm, "foo").state, "RUNNING");
+});
+
+Deno.test("a lowered maxRestartDelay bounds the very next back-off", async () => {
+  // Regression: the delay in hand was used as it was, so after a reload
+  // lowered the maximum, one more long wait came first.
+  const { pm, reactor } = setUp();
+  pm.addProcess("foo", spec("foo"));
+  pm.startService();
+  for (const delay of [2, 4, 8]) {
+    reactor.last.processEnded({ code: 1, signal: null });
+    assert.equal(statusOf(pm, "foo").nextStartAt, (reactor.seconds() + delay) * 1000);
+    await reactor.advance(delay);
+  }
+  assert.equal(statusOf(pm, "foo").delay, 10);
+  pm.maxRestartDelay = 3;
+  reactor.last.processEnded({ code: 1, signal: null });
+  assert.equal(statusOf(pm, "foo").nextStartAt, (reactor.seconds() + 3) * 1000);
+  assert.equal(statusOf(pm, "foo").delay, 3);
+  // And a raised minimum lifts it.
+  await reactor.advance(3);
+  pm.minRestartDelay = 5;
+  pm.maxRestartDelay = 100;
+  reactor.last.processEnded({ code: 1, signal: null });
+  assert.equal(statusOf(pm, "foo").nextStartAt, (reactor.seconds() + 5) * 1000);
+  assert.equal(statusOf(pm, "foo").delay, 10);
+});
+
+Deno.test("a process added again while its removal is pending counts its restarts afresh", async () => {
+  const { pm, reactor } = setUp();
+  pm.addProcess("foo", spec("old"));
+  pm.startService();
+  reactor.last.processEnded({ code: 1, signal: null });
+  await reactor.advance(2);
+  assert.equal(statusOf(pm, "foo").restarts, 1);
+  pm.removeProcess("foo");
+  pm.addProcess("foo", spec("new"));
+  await reactor.advance(1);
+  const status = statusOf(pm, "foo");
+  assert.deepEqual(reactor.last.request.argv, ["new"]);
+  assert.equal(status.restarts, 0);
+});
+
 Deno.test("output of both streams is framed per stream and tagged with the pid", async () => {
   const { pm, reactor, sink } = setUp();
   pm.addProcess("foo", spec("foo"));
