@@ -75,8 +75,11 @@ Signals:
   SIGUSR1           log each process's state, pid, uptime, restarts and last exit
 
 Exit status:
-  0   stopped on request, every child gone (or every process finished: see README)
+  0   stopped on request, every child gone
   64  bad usage    78  invalid config    1  internal failure
+  When every process has finished for good (restart: never or on-failure): 0 if
+  each last exit was code 0, else the first failed process's status (its exit
+  code, 128+N if signal N killed it, 127 if it could not be started).
 `;
 
 /** A command line tend cannot make sense of. */

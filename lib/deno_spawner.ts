@@ -187,8 +187,13 @@ class DenoChild implements Child {
     try {
       Deno.kill(-this.pid, signal as Deno.Signal);
     } catch (error) {
-      // The group is gone already: nothing left to signal.
-      if (!(error instanceof Deno.errors.NotFound)) throw error;
+      // NotFound: the group is gone already, nothing left to signal.
+      // PermissionDenied: what is left runs as a user tend may not signal
+      // (a member that changed its uid); the group watch still sees it.
+      if (
+        !(error instanceof Deno.errors.NotFound ||
+          error instanceof Deno.errors.PermissionDenied)
+      ) throw error;
     }
   }
 
@@ -284,14 +289,18 @@ class GroupWatcher {
       // One scan per round serves every watched group.
       let cached: Promise<Set<number> | null> | undefined;
       const scan = () => cached ??= liveGroups();
-      for (const [pgid, set] of [...this.#watches]) {
-        if (await this.alive(pgid, scan)) continue;
-        if (this.#watches.get(pgid) !== set) continue;
-        this.#watches.delete(pgid);
-        for (const entry of set) entry();
+      try {
+        for (const [pgid, set] of [...this.#watches]) {
+          if (await this.alive(pgid, scan)) continue;
+          if (this.#watches.get(pgid) !== set) continue;
+          this.#watches.delete(pgid);
+          for (const entry of set) entry();
+        }
+      } finally {
+        // Even if a callback threw, the other groups stay watched.
+        this.#timer = null;
+        this.#arm();
       }
-      this.#timer = null;
-      this.#arm();
     }, this.#interval);
   }
 }

@@ -207,7 +207,9 @@ export class Logger implements MonitorSink {
       return;
     }
     const tag = name === null ? "tend" : `[${name}] tend:`;
-    const body = `${tag} ${text}`;
+    // One record per line, always: a stack trace or an OS message with line
+    // breaks must not pass for several records, or for a child's output.
+    const body = `${tag} ${text.replace(/\r?\n|\r/g, "\\n")}`;
     const line = this.color
       ? `${DIM}${this.#timeText()}${RESET} ${
         LEVEL_COLOR[level] || DIM

@@ -165,6 +165,18 @@ Deno.test("tend's events read as sentences with their details", async () => {
   ]);
 });
 
+Deno.test("a message of tend's own with line breaks stays one text record", async () => {
+  const out = new Collect();
+  const logger = new Logger({ out, now: fixed });
+  logger.log("error", "internal failure: Error: boom\n    at f (x.ts:1:1)\r\n    at g");
+  logger.event({ type: "spawn-failed", name: "db", error: "first\nsecond" });
+  await logger.flush();
+  assert.deepEqual(out.lines.map((l) => l.slice(13)), [
+    "tend internal failure: Error: boom\\n    at f (x.ts:1:1)\\n    at g",
+    "[db] tend: cannot start: first\\nsecond",
+  ]);
+});
+
 Deno.test("with colour, each process's tag has its own stable colour", async () => {
   const out = new Collect();
   const logger = new Logger({ out, now: fixed, color: true });
