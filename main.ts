@@ -110,7 +110,7 @@ const RUN_OPTIONS = {
 const SAME_KEYPRESS_MS = 50;
 
 // How long tend, on its way out, waits for its children's last output to be
-// read (it may hold the pipes of a process that left their groups).
+// read (a slow log holds it back, or members of a group hold the pipes).
 const OUTPUT_WAIT_MS = 2000;
 
 const FLAG_TIMING: Record<string, keyof Timing> = {

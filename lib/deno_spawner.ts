@@ -112,6 +112,7 @@ export class DenoSpawner implements Spawner {
       this.#pump(proc.stderr, events.stderr),
     ];
     proc.status.then(async (s) => {
+      child.reaped = true;
       const status: ExitStatus = s.signal === null
         ? { code: s.code, signal: null }
         : { code: null, signal: s.signal };
@@ -119,7 +120,11 @@ export class DenoSpawner implements Spawner {
       // Report the exit after the last of its output, unless members of its
       // group live on (they may hold the pipes) or something else keeps the
       // pipes open past a short grace.
-      if (!groupAlive) await this.#drain(pumps);
+      if (!groupAlive) {
+        // Nothing is left to signal, and the group id may soon be reused.
+        child.gone = true;
+        await this.#drain(pumps);
+      }
       events.exit(status, groupAlive);
     });
     return child;
@@ -134,16 +139,26 @@ export class DenoSpawner implements Spawner {
     const deadline = performance.now() + ms;
     while (this.#pumps.size > 0) {
       const left = deadline - performance.now();
-      if (left <= 0) return;
+      if (left <= 0) break;
       await settleWithin(Promise.all([...this.#pumps].map((p) => p.done)), left);
     }
+    // Streams something else still holds open: hand on their partial lines,
+    // and do not wait for them again.
+    for (const pump of this.#pumps) pump.out.end();
+    this.#pumps.clear();
   }
 
   #pump(stream: ReadableStream<Uint8Array<ArrayBuffer>>, out: OutputHandler): Pump {
-    const pump: Pump = { done: Promise.resolve(), blocked: false };
-    pump.done = readAll(stream, out, this.#readSize, pump).finally(() =>
-      this.#pumps.delete(pump)
-    );
+    const pump: Pump = {
+      done: Promise.resolve(),
+      blocked: false,
+      finished: false,
+      out,
+    };
+    pump.done = readAll(stream, out, this.#readSize, pump).finally(() => {
+      pump.finished = true;
+      this.#pumps.delete(pump);
+    });
     this.#pumps.add(pump);
     return pump;
   }
@@ -151,7 +166,8 @@ export class DenoSpawner implements Spawner {
   // Waits for a dead leader's output to be read to its end. The grace runs
   // only while the streams are not held back by the log, so a slow log
   // delays the exit report instead of splitting it from its output; the
-  // limit bounds the wait all the same.
+  // limit bounds the wait all the same. If the wait ends first, partial last
+  // lines are handed on now, before the exit is reported.
   async #drain(pumps: Pump[]): Promise<void> {
     const done = Promise.all(pumps.map((p) => p.done));
     const limit = performance.now() + this.#drainLimit;
@@ -160,6 +176,12 @@ export class DenoSpawner implements Spawner {
       const from = performance.now();
       if (await settleWithin(done, Math.min(grace, DRAIN_STEP))) return;
       if (!pumps.some((p) => p.blocked)) grace -= performance.now() - from;
+    }
+    for (const pump of pumps) {
+      if (pump.finished) continue;
+      pump.out.end();
+      // Reading goes on, but tend does not wait for it on its way out.
+      this.#pumps.delete(pump);
     }
   }
 }
@@ -172,10 +194,18 @@ interface Pump {
   done: Promise<void>;
   // Whether it waits for the log to take what it read (back-pressure).
   blocked: boolean;
+  // Whether it reached end of file (or a read error).
+  finished: boolean;
+  out: OutputHandler;
 }
 
 class DenoChild implements Child {
   readonly pid: number;
+  /** See {@linkcode Child.reaped}. */
+  reaped = false;
+  // The leader exited and its group was found empty: signals would go to
+  // nobody, or to a new group that reused the id.
+  gone = false;
   #groups: GroupWatcher;
 
   constructor(pid: number, groups: GroupWatcher) {
@@ -184,16 +214,13 @@ class DenoChild implements Child {
   }
 
   signal(signal: string): void {
+    if (this.gone) return;
     try {
       Deno.kill(-this.pid, signal as Deno.Signal);
     } catch (error) {
-      // NotFound: the group is gone already, nothing left to signal.
-      // PermissionDenied: what is left runs as a user tend may not signal
-      // (a member that changed its uid); the group watch still sees it.
-      if (
-        !(error instanceof Deno.errors.NotFound ||
-          error instanceof Deno.errors.PermissionDenied)
-      ) throw error;
+      // The group is gone already: nothing left to signal. Other errors
+      // (a member tend may not signal) are the monitor's to report.
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
     }
   }
 
@@ -289,18 +316,24 @@ class GroupWatcher {
       // One scan per round serves every watched group.
       let cached: Promise<Set<number> | null> | undefined;
       const scan = () => cached ??= liveGroups();
-      try {
-        for (const [pgid, set] of [...this.#watches]) {
-          if (await this.alive(pgid, scan)) continue;
-          if (this.#watches.get(pgid) !== set) continue;
-          this.#watches.delete(pgid);
-          for (const entry of set) entry();
+      let failure: { error: unknown } | null = null;
+      for (const [pgid, set] of [...this.#watches]) {
+        if (await this.alive(pgid, scan)) continue;
+        if (this.#watches.get(pgid) !== set) continue;
+        this.#watches.delete(pgid);
+        for (const entry of set) {
+          // Every callback runs even if one throws; the first error is
+          // raised once the watch is re-armed.
+          try {
+            entry();
+          } catch (error) {
+            failure ??= { error };
+          }
         }
-      } finally {
-        // Even if a callback threw, the other groups stay watched.
-        this.#timer = null;
-        this.#arm();
       }
+      this.#timer = null;
+      this.#arm();
+      if (failure) throw failure.error;
     }, this.#interval);
   }
 }

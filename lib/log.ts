@@ -531,5 +531,10 @@ function describeEvent(e: MonitorEvent): [LogLevel, string, Record<string, unkno
         "its process group survived SIGKILL; no longer waiting for it",
         {},
       ];
+    case "signal-failed":
+      return ["error", `cannot send ${e.signal} to its process group: ${e.error}`, {
+        signal: e.signal,
+        error: e.error,
+      }];
   }
 }

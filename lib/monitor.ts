@@ -38,7 +38,8 @@ export type MonitorEvent =
   | { type: "stop-signal"; name: string; pid: number; signal: string }
   | { type: "leftovers"; name: string; pid: number; signal: string }
   | { type: "sigkill"; name: string; pid: number }
-  | { type: "abandoned"; name: string; pid: number };
+  | { type: "abandoned"; name: string; pid: number }
+  | { type: "signal-failed"; name: string; pid: number; signal: string; error: string };
 
 /** Where the monitor sends its events and its children's output. */
 export interface MonitorSink {
@@ -166,6 +167,10 @@ interface ChildOutput {
 }
 
 const NO_LINES: LineSink = { line() {} };
+
+// The shortest wait, in seconds, after SIGKILL before a group is abandoned,
+// so that killTime: 0 still gives the kernel time to end it.
+const ABANDON_MIN = 1;
 
 /**
  * Keeps named processes running, with procmon's restart and stop rules.
@@ -419,7 +424,7 @@ export class ProcessMonitor implements Timing {
         restarts: Math.max(0, proc.starts - 1),
         lastExit: proc.lastExit,
         spawnError: proc.spawnError,
-        delay: proc.delay,
+        delay: this.#delay(proc),
         nextStartAt: state.kind === "backoff" ? state.restartAt : null,
         killAt: state.kind === "stopping" ? state.killAt : null,
       };
@@ -437,7 +442,23 @@ export class ProcessMonitor implements Timing {
       signal,
     });
     proc.state = this.#stopping(proc, state, "bounce", null);
-    state.child.signal(signal);
+    this.#signal(proc, state.child, signal);
+  }
+
+  // Signals a child's group; a refusal (a member tend may not signal) is
+  // reported, not thrown: the stop goes on, and ends in abandoning it.
+  #signal(proc: Proc, child: Child, signal: string): void {
+    try {
+      child.signal(signal);
+    } catch (error) {
+      this.#sink.event({
+        type: "signal-failed",
+        name: proc.name,
+        pid: child.pid,
+        signal,
+        error: error instanceof Error ? error.message : String(error),
+      });
+    }
   }
 
   // Processes not on their way out after a removeProcess.
@@ -551,28 +572,37 @@ export class ProcessMonitor implements Timing {
     if (state.killTimer !== null) this.#clock.clearTimeout(state.killTimer);
     state.killTimer = null;
     state.killAt = null;
+    if (state.exit === null && state.child.reaped) {
+      // The leader is gone and its exit is on its way (its last output is
+      // being read). Whether anything is left to kill is known when it
+      // comes: #onExit decides then.
+      return;
+    }
     state.killed = true;
     this.#sink.event({ type: "sigkill", name: proc.name, pid: state.child.pid });
-    state.child.signal("SIGKILL");
+    this.#signal(proc, state.child, "SIGKILL");
     this.#abandonLater(proc, state);
   }
 
   // After SIGKILL, a group that still shows up (a leader or members stuck
-  // in the kernel, say) gets one more grace period; then the monitor stops
-  // waiting for it rather than hang a restart or a shutdown.
+  // in the kernel, say) gets one more grace period, killTime but at least
+  // ABANDON_MIN; then the monitor stops waiting for it rather than hang a
+  // restart or a shutdown.
   #abandonLater(proc: Proc, state: Extract<State, { kind: "stopping" }>): void {
     if (state.killTimer !== null) this.#clock.clearTimeout(state.killTimer);
     state.killTimer = this.#clock.setTimeout(() => {
       state.killTimer = null;
       if (proc.state !== state) return;
+      // A reaped leader's exit is on its way; #onExit goes on from there.
+      if (state.exit === null && state.child.reaped) return;
       this.#sink.event({ type: "abandoned", name: proc.name, pid: state.child.pid });
-      // A leader whose exit never came counts as killed now.
+      // A leader whose exit never came counts as killed from now on.
       state.exit ??= {
         status: { code: null, signal: "SIGKILL" },
         at: this.#clock.now(),
       };
       this.#finish(proc, state);
-    }, this.#timing(proc).killTime * 1000);
+    }, Math.max(this.#timing(proc).killTime, ABANDON_MIN) * 1000);
   }
 
   #onExit(proc: Proc, child: Child, status: ExitStatus, groupAlive: boolean): void {
@@ -602,7 +632,7 @@ export class ProcessMonitor implements Timing {
       this.#sink.event({ type: "leftovers", name: proc.name, pid: child.pid, signal });
       const stopping = this.#stopping(proc, state, "policy", exit);
       proc.state = stopping;
-      child.signal(signal);
+      this.#signal(proc, child, signal);
       this.#watch(proc, stopping);
       return;
     }
@@ -611,6 +641,12 @@ export class ProcessMonitor implements Timing {
     if (!groupAlive) {
       this.#finish(proc, state);
       return;
+    }
+    if (state.killTimer === null) {
+      // A timer ran out while this exit was on its way: the SIGKILL due
+      // (see #kill), or the wait after it (see #abandonLater).
+      if (state.killed) this.#abandonLater(proc, state);
+      else this.#kill(proc, state);
     }
     this.#watch(proc, state);
   }
@@ -660,17 +696,23 @@ export class ProcessMonitor implements Timing {
         proc.delay = timing.minRestartDelay;
         this.#schedule(proc, 0);
       } else {
-        // It died young: wait, and wait twice as long next time. The delay
-        // is kept within the bounds in force now: a reload may have moved them.
-        const delay = Math.min(
-          Math.max(proc.delay, timing.minRestartDelay),
-          timing.maxRestartDelay,
-        );
+        // It died young: wait, and wait twice as long next time.
+        const delay = this.#delay(proc);
         proc.delay = Math.min(delay * 2, timing.maxRestartDelay);
         this.#schedule(proc, delay, status === null);
       }
     }
     this.#checkSettled();
+  }
+
+  // The next back-off delay, within the bounds in force now: a reload may
+  // have moved them since it was doubled.
+  #delay(proc: Proc): number {
+    const timing = this.#timing(proc);
+    return Math.min(
+      Math.max(proc.delay, timing.minRestartDelay),
+      timing.maxRestartDelay,
+    );
   }
 
   #restartWanted(proc: Proc, status: ExitStatus | null): boolean {

@@ -32,7 +32,12 @@ export type SpawnRequest = Pick<
 export interface OutputHandler {
   /** Takes the next chunk; the chunk may be reused once this returns. */
   write(chunk: Uint8Array): void | Promise<void>;
-  /** The stream reached end of file. */
+  /**
+   * The stream reached end of file, or the spawner stopped waiting for it
+   * (the child is gone but something else holds the pipe open): a partial
+   * last line should be handed on. In the second case more chunks and
+   * another `end` may follow.
+   */
   end(): void;
 }
 
@@ -58,8 +63,15 @@ export interface Child {
   /** The leader's pid, which is also the group id. */
   readonly pid: number;
   /**
+   * Whether the leader has exited, even if {@linkcode ChildEvents.exit} has
+   * not been called yet (its output is still being read).
+   */
+  readonly reaped: boolean;
+  /**
    * Sends `signal` to every member of the child's process group. A group
    * that is already gone is not an error.
+   *
+   * @throws {Error} when the OS refuses (a member tend may not signal)
    */
   signal(signal: string): void;
   /**

@@ -119,26 +119,115 @@ Deno.test("a log that holds output back delays the exit report, not the output",
   assert.equal(order.at(-1), "exit");
 });
 
-Deno.test("idle() waits for output still being read, within its limit", async () => {
-  const spawner = new DenoSpawner({ drainGrace: 0 });
+Deno.test("idle() waits for output still being read", async () => {
+  const spawner = new DenoSpawner();
   let release!: () => void;
   const held = new Promise<void>((resolve) => release = resolve);
-  let ended = false;
-  const exited = new Promise<void>((resolve) => {
-    spawner.spawn({ argv: ["sh", "-c", "echo last words"] }, {
-      stdout: { write: () => held, end: () => void (ended = true) },
-      stderr: { write: () => {}, end: () => {} },
-      exit: () => resolve(),
-    });
+  const calls: string[] = [];
+  spawner.spawn({ argv: ["sh", "-c", "echo last words"] }, {
+    stdout: {
+      write: (chunk) => {
+        calls.push(decoder.decode(chunk));
+        return held;
+      },
+      end: () => void calls.push("end"),
+    },
+    stderr: { write: () => {}, end: () => {} },
+    exit: () => {},
   });
-  await exited;
-  // Held back by the "log": idle() gives up at its limit ...
-  await spawner.idle(50);
-  assert.equal(ended, false);
-  // ... and returns once the stream is read to its end.
+  let idle = false;
+  const waiting = spawner.idle(60_000).then(() => idle = true);
+  // The "log" holds the output back for a while; idle() has to wait.
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  assert.equal(idle, false);
   release();
-  await spawner.idle(30_000);
-  assert.equal(ended, true);
+  await waiting;
+  assert.deepEqual(calls, ["last words\n", "end"]);
+});
+
+Deno.test("idle() gives up at its limit and hands on partial lines", async () => {
+  const spawner = new DenoSpawner();
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => release = resolve);
+  const calls: string[] = [];
+  spawner.spawn({ argv: ["sh", "-c", "printf first; sleep 0.2; printf ' second'"] }, {
+    stdout: {
+      write: (chunk) => {
+        calls.push(decoder.decode(chunk));
+        return held;
+      },
+      end: () => void calls.push("end"),
+    },
+    stderr: { write: () => {}, end: () => {} },
+    exit: () => {},
+  });
+  await eventually("the first write", () => calls.length > 0);
+  await spawner.idle(50);
+  assert.deepEqual(calls, ["first", "end"]);
+  // Reading goes on, and the stream's own end still comes.
+  release();
+  await eventually(
+    "the end of the stream",
+    () => calls.at(-1) === "end" && calls.length === 4,
+  );
+  assert.deepEqual(calls, ["first", "end", " second", "end"]);
+});
+
+Deno.test({
+  ...only(
+    "a pipe held open by a process outside the group: the exit comes after the grace, with the partial line before it",
+    NO_PS,
+  ),
+}, async () => {
+  // Regression: once the monitor no longer ended the streams at an exit,
+  // such a last line was never handed on.
+  const dir = await Deno.makeTempDir();
+  const pidFile = `${dir}/outsider.pid`;
+  const order: string[] = [];
+  let out = "";
+  const spawner = new DenoSpawner({ drainGrace: 50 });
+  let exitStatus: ExitStatus | null = null;
+  spawner.spawn({
+    argv: [
+      "sh",
+      "-c",
+      // The leader waits until the outsider has left its group.
+      `printf 'no newline'; setsid sh -c 'echo $$ > ${pidFile}; exec sleep 60' & ` +
+      `while [ ! -s ${pidFile} ]; do sleep 0.01; done; exit 3`,
+    ],
+  }, {
+    stdout: {
+      write: (chunk) => void (out += decoder.decode(chunk)),
+      end: () => void order.push("stdout-end"),
+    },
+    stderr: { write: () => {}, end: () => void order.push("stderr-end") },
+    exit: (status) => {
+      exitStatus = status;
+      order.push("exit");
+    },
+  });
+  try {
+    await eventually("the exit", () => exitStatus !== null);
+    assert.deepEqual(exitStatus, { code: 3, signal: null });
+    assert.equal(out, "no newline");
+    assert.deepEqual(order.slice(0, 2).sort(), ["stderr-end", "stdout-end"]);
+    assert.equal(order[2], "exit");
+    // On its way out, tend does not wait again for a stream it gave up on.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const first = await Promise.race([
+      spawner.idle(60_000).then(() => "idle returned"),
+      new Promise((resolve) =>
+        timer = setTimeout(() => resolve("still waiting"), 5000)
+      ),
+    ]);
+    clearTimeout(timer);
+    assert.equal(first, "idle returned");
+  } finally {
+    const pid = Number(await Deno.readTextFile(pidFile).catch(() => "0"));
+    if (pid > 0) Deno.kill(pid, "SIGKILL");
+    await spawner.idle(10_000);
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("a child's stdin is /dev/null", async () => {

@@ -42,6 +42,8 @@ export class FakeProcess implements Child {
   ignoreTerm = false;
   /** Whether the leader has exited. */
   ended = false;
+  /** See {@linkcode Child.reaped}; a test may set it ahead of the exit report. */
+  reaped = false;
   #reactor: FakeReactor;
   #watchers = new Set<() => void>();
 
@@ -93,6 +95,7 @@ export class FakeProcess implements Child {
   processEnded(status: ExitStatus = { code: 0, signal: null }): void {
     if (this.ended) return;
     this.ended = true;
+    this.reaped = true;
     this.events.stdout.end();
     this.events.stderr.end();
     this.events.exit(status, this.members > 0);

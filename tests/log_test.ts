@@ -155,6 +155,13 @@ Deno.test("tend's events read as sentences with their details", async () => {
     error: "No such file or directory",
   });
   logger.event({ type: "sigkill", name: "web", pid: 7 });
+  logger.event({
+    type: "signal-failed",
+    name: "web",
+    pid: 7,
+    signal: "SIGTERM",
+    error: "Operation not permitted (os error 1)",
+  });
   await logger.flush();
   assert.deepEqual(out.lines.map((l) => l.slice(13)), [
     "[web] tend: exited with signal SIGKILL after 12.3s",
@@ -162,6 +169,7 @@ Deno.test("tend's events read as sentences with their details", async () => {
     "[web] tend: restarting now",
     "[db] tend: cannot start: No such file or directory",
     "[web] tend: still running after killTime: sent SIGKILL to its process group",
+    "[web] tend: cannot send SIGTERM to its process group: Operation not permitted (os error 1)",
   ]);
 });
 

@@ -796,6 +796,119 @@ Deno.test("a leader whose exit never comes after SIGKILL is abandoned after anot
   assert.equal(statusOf(pm, "foo").state, "STOPPED");
 });
 
+Deno.test("a SIGKILL due while a reaped leader's exit is on its way waits for that exit", async () => {
+  // The spawner reports an exit only after the leader's last output is read;
+  // meanwhile nothing may be left to kill, and the group id may be reused.
+  const { pm, reactor, sink } = setUp();
+  pm.addProcess("foo", spec("foo"));
+  pm.startService();
+  const proc = reactor.last;
+  proc.ignoreTerm = true;
+  const stopped = pm.stopService();
+  proc.reaped = true; // dead, its exit not reported yet
+  await reactor.advance(pm.killTime * 3);
+  assert.deepEqual(proc.signals, ["SIGTERM"], "no SIGKILL, and not abandoned");
+  assert.equal(statusOf(pm, "foo").state, "STOPPING");
+  proc.events.exit({ code: 0, signal: null }, false);
+  await stopped;
+  assert.deepEqual(sink.types("foo"), ["started", "stop-signal", "exited"]);
+});
+
+Deno.test("a SIGKILL put off for a pending exit is sent when the exit shows members alive", async () => {
+  const { pm, reactor, sink } = setUp();
+  pm.addProcess("foo", spec("foo"));
+  pm.startService();
+  const proc = reactor.last;
+  proc.ignoreTerm = true;
+  const stopped = pm.stopService();
+  proc.reaped = true;
+  await reactor.advance(pm.killTime);
+  assert.deepEqual(proc.signals, ["SIGTERM"]);
+  proc.members = 1;
+  proc.membersIgnoreTerm = true;
+  proc.ended = true;
+  proc.events.exit({ code: 0, signal: null }, true);
+  assert.deepEqual(proc.signals, ["SIGTERM", "SIGKILL"]);
+  await stopped;
+  assert.deepEqual(sink.types("foo"), ["started", "stop-signal", "exited", "sigkill"]);
+});
+
+Deno.test("the wait after SIGKILL does not abandon a leader whose exit is on its way", async () => {
+  const { pm, reactor, sink } = setUp();
+  pm.addProcess("foo", spec("foo"));
+  pm.startService();
+  const proc = reactor.last;
+  proc.ignoreTerm = true;
+  proc.signal = (signal: string) => {
+    proc.signals.push(signal); // the SIGKILL lands, but the exit is slow to come
+    if (signal === "SIGKILL") proc.reaped = true;
+  };
+  const stopped = pm.stopService();
+  await reactor.advance(pm.killTime * 3);
+  assert.deepEqual(proc.signals, ["SIGTERM", "SIGKILL"]);
+  assert.equal(statusOf(pm, "foo").state, "STOPPING");
+  // The exit comes, with a member that survives SIGKILL: one more wait.
+  proc.events.exit({ code: null, signal: "SIGKILL" }, true);
+  await reactor.advance(pm.killTime);
+  await stopped;
+  assert.equal(sink.types("foo").at(-1), "abandoned");
+});
+
+Deno.test("with killTime 0 the wait after SIGKILL is still a second", async () => {
+  const { pm, reactor, sink } = setUp();
+  pm.killTime = 0;
+  pm.addProcess("foo", spec("foo"));
+  pm.startService();
+  const proc = reactor.last;
+  proc.signal = (signal: string) => void proc.signals.push(signal);
+  let done = false;
+  const stopped = pm.stopService().then(() => done = true);
+  await reactor.advance(0);
+  assert.deepEqual(proc.signals, ["SIGTERM", "SIGKILL"]);
+  await reactor.advance(0.999);
+  assert.equal(done, false);
+  await reactor.advance(0.001);
+  await stopped;
+  assert.equal(sink.types("foo").at(-1), "abandoned");
+});
+
+Deno.test("a signal the OS refuses is logged, not thrown, and the stop goes on", async () => {
+  const { pm, reactor, sink } = setUp();
+  pm.addProcess("foo", spec("foo"));
+  pm.startService();
+  const proc = reactor.last;
+  proc.signal = (signal: string) => {
+    proc.signals.push(signal);
+    throw new Error("Operation not permitted (os error 1)");
+  };
+  const stopped = pm.stopService();
+  await reactor.advance(pm.killTime * 2);
+  await stopped;
+  assert.deepEqual(sink.types("foo"), [
+    "started",
+    "stop-signal",
+    "signal-failed",
+    "sigkill",
+    "signal-failed",
+    "abandoned",
+  ]);
+  const failed = sink.events.find((e) => e.type === "signal-failed");
+  assert.ok(failed && "error" in failed && /not permitted/.test(failed.error));
+});
+
+Deno.test("status() shows the back-off delay within the current bounds", async () => {
+  const { pm, reactor } = setUp();
+  pm.addProcess("foo", spec("foo"));
+  pm.startService();
+  for (const delay of [2, 4, 8]) {
+    reactor.last.processEnded({ code: 1, signal: null });
+    await reactor.advance(delay);
+  }
+  assert.equal(statusOf(pm, "foo").delay, 10);
+  pm.maxRestartDelay = 3;
+  assert.equal(statusOf(pm, "foo").delay, 3);
+});
+
 Deno.test("stopService resolves when startService runs again before the children are gone", async () => {
   const { pm, reactor } = setUp();
   pm.addProcess("foo", spec("foo"));
