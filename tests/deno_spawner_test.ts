@@ -119,12 +119,16 @@ Deno.test("a log that holds output back delays the exit report, not the output",
   assert.equal(order.at(-1), "exit");
 });
 
-Deno.test("idle() waits for output still being read", async () => {
+/**
+ * Runs a shell command whose stdout "log" holds every write until
+ * `release()`; `calls` records the chunks written and each "end".
+ */
+function heldOutput(command: string) {
   const spawner = new DenoSpawner();
   let release!: () => void;
   const held = new Promise<void>((resolve) => release = resolve);
   const calls: string[] = [];
-  spawner.spawn({ argv: ["sh", "-c", "echo last words"] }, {
+  spawner.spawn({ argv: ["sh", "-c", command] }, {
     stdout: {
       write: (chunk) => {
         calls.push(decoder.decode(chunk));
@@ -135,6 +139,11 @@ Deno.test("idle() waits for output still being read", async () => {
     stderr: { write: () => {}, end: () => {} },
     exit: () => {},
   });
+  return { spawner, calls, release };
+}
+
+Deno.test("idle() waits for output still being read", async () => {
+  const { spawner, calls, release } = heldOutput("echo last words");
   let idle = false;
   const waiting = spawner.idle(60_000).then(() => idle = true);
   // The "log" holds the output back for a while; idle() has to wait.
@@ -146,21 +155,9 @@ Deno.test("idle() waits for output still being read", async () => {
 });
 
 Deno.test("idle() gives up at its limit and hands on partial lines", async () => {
-  const spawner = new DenoSpawner();
-  let release!: () => void;
-  const held = new Promise<void>((resolve) => release = resolve);
-  const calls: string[] = [];
-  spawner.spawn({ argv: ["sh", "-c", "printf first; sleep 0.2; printf ' second'"] }, {
-    stdout: {
-      write: (chunk) => {
-        calls.push(decoder.decode(chunk));
-        return held;
-      },
-      end: () => void calls.push("end"),
-    },
-    stderr: { write: () => {}, end: () => {} },
-    exit: () => {},
-  });
+  const { spawner, calls, release } = heldOutput(
+    "printf first; sleep 0.2; printf ' second'",
+  );
   await eventually("the first write", () => calls.length > 0);
   await spawner.idle(50);
   assert.deepEqual(calls, ["first", "end"]);
