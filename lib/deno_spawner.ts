@@ -166,8 +166,10 @@ export class DenoSpawner implements Spawner {
   // Waits for a dead leader's output to be read to its end. The grace runs
   // only while the streams are not held back by the log, so a slow log
   // delays the exit report instead of splitting it from its output; the
-  // limit bounds the wait all the same. If the wait ends first, partial last
-  // lines are handed on now, before the exit is reported.
+  // limit bounds the wait all the same. If the wait ends first, a stream
+  // waiting on a read (something outside the group holds the pipe) has its
+  // partial line handed on now, before the exit is reported; one the log
+  // holds back is left alone, to end in its own time.
   async #drain(pumps: Pump[]): Promise<void> {
     const done = Promise.all(pumps.map((p) => p.done));
     const limit = performance.now() + this.#drainLimit;
@@ -178,7 +180,7 @@ export class DenoSpawner implements Spawner {
       if (!pumps.some((p) => p.blocked)) grace -= performance.now() - from;
     }
     for (const pump of pumps) {
-      if (pump.finished) continue;
+      if (pump.finished || pump.blocked) continue;
       pump.out.end();
       // Reading goes on, but tend does not wait for it on its way out.
       this.#pumps.delete(pump);

@@ -72,6 +72,9 @@ export class LineFramer {
   // Whether pieces of the carried line were handed on already, so that a
   // lone "\r" left of it at its end is the line ending, not an empty line.
   #continued = false;
+  // Whether end() handed on a line whose "\r" was the last byte so far: a
+  // "\n" coming next (the stream went on) completes that line ending.
+  #endedOnCr = false;
   // Line bounds for LineSink.lines, allocated on first need.
   #starts: Int32Array | null = null;
   #ends: Int32Array | null = null;
@@ -95,6 +98,10 @@ export class LineFramer {
 
   /** Takes the next chunk of the stream. The chunk is not kept. */
   push(chunk: Uint8Array): void {
+    if (this.#endedOnCr && chunk.length > 0) {
+      this.#endedOnCr = false;
+      if (chunk[0] === NL) chunk = chunk.subarray(1);
+    }
     let pos = 0;
     const len = chunk.length;
     if (this.#carryLen > 0) {
@@ -177,7 +184,9 @@ export class LineFramer {
 
   /** The stream ended: hands on a last line that had no newline. */
   end(): void {
-    if (this.#carryLen > 0) this.#emitCarry();
+    if (this.#carryLen === 0) return;
+    this.#endedOnCr = this.#carry![this.#carryLen - 1] === CR;
+    this.#emitCarry();
   }
 
   // Emits bytes[start..end) as one line or several pieces.

@@ -34,9 +34,9 @@ export interface OutputHandler {
   write(chunk: Uint8Array): void | Promise<void>;
   /**
    * The stream reached end of file, or the spawner stopped waiting for it
-   * (the child is gone but something else holds the pipe open): a partial
-   * last line should be handed on. In the second case more chunks and
-   * another `end` may follow.
+   * (the child is gone but something else holds the pipe open, or tend is
+   * exiting): a partial last line should be handed on. In the second case
+   * more chunks and another `end` may follow.
    */
   end(): void;
 }

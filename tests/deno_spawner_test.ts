@@ -7,7 +7,7 @@
  */
 
 import assert from "node:assert/strict";
-import { DenoSpawner } from "../lib/deno_spawner.ts";
+import { DenoSpawner, type DenoSpawnerOptions } from "../lib/deno_spawner.ts";
 import { ProcessMonitor } from "../lib/monitor.ts";
 import type { ChildEvents } from "../lib/spawn.ts";
 import { SpawnError } from "../lib/spawn.ts";
@@ -121,13 +121,16 @@ Deno.test("a log that holds output back delays the exit report, not the output",
 
 /**
  * Runs a shell command whose stdout "log" holds every write until
- * `release()`; `calls` records the chunks written and each "end".
+ * `release()`; `calls` records the chunks written, each "end" and the
+ * "exit"; `exited` resolves at the exit report.
  */
-function heldOutput(command: string) {
-  const spawner = new DenoSpawner();
+function heldOutput(command: string, options: DenoSpawnerOptions = {}) {
+  const spawner = new DenoSpawner(options);
   let release!: () => void;
   const held = new Promise<void>((resolve) => release = resolve);
   const calls: string[] = [];
+  let exit!: () => void;
+  const exited = new Promise<void>((resolve) => exit = resolve);
   spawner.spawn({ argv: ["sh", "-c", command] }, {
     stdout: {
       write: (chunk) => {
@@ -137,13 +140,16 @@ function heldOutput(command: string) {
       end: () => void calls.push("end"),
     },
     stderr: { write: () => {}, end: () => {} },
-    exit: () => {},
+    exit: () => {
+      calls.push("exit");
+      exit();
+    },
   });
-  return { spawner, calls, release };
+  return { spawner, calls, release, exited };
 }
 
 Deno.test("idle() waits for output still being read", async () => {
-  const { spawner, calls, release } = heldOutput("echo last words");
+  const { spawner, calls, release, exited } = heldOutput("echo last words");
   let idle = false;
   const waiting = spawner.idle(60_000).then(() => idle = true);
   // The "log" holds the output back for a while; idle() has to wait.
@@ -151,11 +157,12 @@ Deno.test("idle() waits for output still being read", async () => {
   assert.equal(idle, false);
   release();
   await waiting;
-  assert.deepEqual(calls, ["last words\n", "end"]);
+  await exited;
+  assert.deepEqual(calls, ["last words\n", "end", "exit"]);
 });
 
 Deno.test("idle() gives up at its limit and hands on partial lines", async () => {
-  const { spawner, calls, release } = heldOutput(
+  const { spawner, calls, release, exited } = heldOutput(
     "printf first; sleep 0.2; printf ' second'",
   );
   await eventually("the first write", () => calls.length > 0);
@@ -163,11 +170,23 @@ Deno.test("idle() gives up at its limit and hands on partial lines", async () =>
   assert.deepEqual(calls, ["first", "end"]);
   // Reading goes on, and the stream's own end still comes.
   release();
-  await eventually(
-    "the end of the stream",
-    () => calls.at(-1) === "end" && calls.length === 4,
+  await exited;
+  assert.deepEqual(calls, ["first", "end", " second", "end", "exit"]);
+});
+
+Deno.test("at the drain limit, a stream the log holds back is neither cut nor left behind", async () => {
+  // Regression: giving up at the limit ended the held stream (cutting its
+  // line in two) and dropped it from idle(), losing its rest at tend's exit.
+  const { spawner, calls, release, exited } = heldOutput(
+    "printf AAA; sleep 0.1; printf 'BBB\\n'",
+    { drainGrace: 20, drainLimit: 300 },
   );
-  assert.deepEqual(calls, ["first", "end", " second", "end"]);
+  await exited; // reported at the limit, the first chunk still held
+  assert.deepEqual(calls, ["AAA", "exit"]);
+  const waiting = spawner.idle(60_000);
+  release();
+  await waiting;
+  assert.deepEqual(calls, ["AAA", "exit", "BBB\n", "end"]);
 });
 
 Deno.test({

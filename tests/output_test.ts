@@ -257,3 +257,15 @@ Deno.test("a CRLF line of exactly the maximum gives no extra empty line", () => 
   framer.push(enc.encode("\nc\n"));
   assert.deepEqual(texts(), ["ab", "", "c"]);
 });
+
+Deno.test("a stream that goes on after end() between CR and LF gives no empty line", () => {
+  // The spawner ends a stream early when it stops waiting for it; the rest
+  // may still come.
+  const { framer, texts } = collect(64);
+  framer.push(enc.encode("abc\r"));
+  framer.end();
+  framer.push(enc.encode("\nnext\n"));
+  framer.push(enc.encode("\n"));
+  framer.end();
+  assert.deepEqual(texts(), ["abc", "next", ""]);
+});
