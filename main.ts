@@ -9,6 +9,7 @@
  * @module
  */
 
+import inspector from "node:inspector";
 import { constants as osConstants } from "node:os";
 import { basename } from "node:path";
 import { parseArgs } from "node:util";
@@ -72,7 +73,8 @@ Flags for run (they override the file):
 Signals:
   SIGTERM, SIGINT   stop every process gracefully, then exit 0; a second one kills them all at once
   SIGHUP            reload CONFIG; an invalid file is reported and the running config kept
-  SIGUSR1           log each process's state, pid, uptime, restarts and last exit
+  SIGUSR2           log each process's state, pid, uptime, restarts and last exit
+  SIGUSR1           is Deno's (it opens a debugger port); tend closes that port
 
 Exit status:
   0   stopped on request, every child gone
@@ -389,7 +391,8 @@ async function supervise(
     ["SIGTERM", onStop("SIGTERM")],
     ["SIGINT", onStop("SIGINT")],
     ["SIGHUP", onHup],
-    ["SIGUSR1", onStatus],
+    ["SIGUSR2", onStatus],
+    ["SIGUSR1", () => closeSignalInspector(logger)],
   ];
   for (const [signal, handler] of handlers) Deno.addSignalListener(signal, handler);
 
@@ -477,6 +480,44 @@ async function reload(
       `${counts.changed} changed, ${counts.unchanged} unchanged`,
   );
 }
+
+/**
+ * Deno (since 2.9.2, like Node) answers SIGUSR1 by opening a V8 inspector
+ * on 127.0.0.1:9229, through which any local user could run code as tend,
+ * often root. Deno has no switch to turn that off, so tend closes it as soon
+ * as it is up (by the next turn of the event loop). An inspector that was
+ * already open (`--inspect`, asked for on purpose) is left alone.
+ */
+function closeSignalInspector(logger: Logger): void {
+  try {
+    if (inspector.url() !== undefined) return;
+  } catch {
+    // Without --allow-sys tend cannot look, let alone close it.
+    logger.log(
+      "warn",
+      "SIGUSR1: Deno may have opened a debugger port on 127.0.0.1:9229, which tend " +
+        "cannot close without --allow-sys; send SIGUSR2 for a status report",
+    );
+    return;
+  }
+  let tries = 0;
+  const check = () => {
+    if (inspector.url() !== undefined) {
+      inspector.close();
+      logger.log(
+        "warn",
+        "SIGUSR1: Deno opened a debugger port for it, and tend closed it; " +
+          "send SIGUSR2 for a status report",
+      );
+    } else if (++tries < INSPECTOR_CHECKS) {
+      setTimeout(check, 5);
+    }
+  };
+  setTimeout(check, 0);
+}
+
+// How many times, 5 ms apart, tend looks for the inspector SIGUSR1 opened.
+const INSPECTOR_CHECKS = 40;
 
 // tini's rule: a child killed by signal N exits 128+N; one that could not
 // be started at all gives 127, as a shell does for a missing command.

@@ -135,7 +135,7 @@ export class Logger implements MonitorSink {
 
   /**
    * Writes one record per process describing where it is, for a status
-   * request (SIGUSR1).
+   * request (SIGUSR2).
    *
    * @param now the monitor clock's current time, in milliseconds
    */

@@ -634,7 +634,7 @@ Deno.test("processes named like Object.prototype members reload like any other",
   assert.deepEqual(eventsOf(t, "__proto__"), ["started", "stop-signal", "exited"]);
 });
 
-Deno.test("SIGUSR1 logs every process's state without touching any", async () => {
+Deno.test("SIGUSR2 logs every process's state without touching any", async () => {
   await using dir = await tempDir();
   const file = await dir.write(
     "procs.yaml",
@@ -650,7 +650,7 @@ Deno.test("SIGUSR1 logs every process's state without touching any", async () =>
   await t.said("up", "ready");
   await t.event("down", "restart-scheduled");
   const from = t.lines.length;
-  t.signal("SIGUSR1");
+  t.signal("SIGUSR2");
   const up = await t.record(
     "the status of up",
     (r) => r.event === "status" && r.process === "up",
@@ -672,6 +672,45 @@ Deno.test("SIGUSR1 logs every process's state without touching any", async () =>
   t.signal("SIGTERM");
   assert.equal(await t.exit(), 0, t.transcript());
   assert.deepEqual(t.recordsOf("up", "started").length, 1);
+});
+
+/** Whether something accepts TCP connections on 127.0.0.1:`port` (asked of bash). */
+async function listening(port: number): Promise<boolean> {
+  const out = await new Deno.Command("bash", {
+    args: ["-c", `exec 3<>/dev/tcp/127.0.0.1/${port}`],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).output();
+  return out.success;
+}
+
+Deno.test("SIGUSR1 leaves no debugger port open and stops nothing", async () => {
+  // Deno answers SIGUSR1 by opening a V8 inspector on 127.0.0.1:9229, as
+  // Node does; tend closes it.
+  if (await listening(9229)) {
+    throw new Error("something already listens on 127.0.0.1:9229; cannot test");
+  }
+  await using dir = await tempDir();
+  const file = await dir.write(
+    "procs.yaml",
+    yaml({ processes: { up: { cmd: SLEEPER } } }),
+  );
+  await using t = tend(["run", "--log-format", "json", file]);
+  await t.said("up", "ready");
+  // Deno arms its SIGUSR1 handler 500 ms after start; wait past that.
+  await new Promise((resolve) => setTimeout(resolve, 700));
+  const from = t.lines.length;
+  t.signal("SIGUSR1");
+  await t.record(
+    "the inspector closed",
+    (r) => r.process === null && r.message.startsWith("SIGUSR1: Deno opened"),
+    from,
+  );
+  assert.equal(await listening(9229), false, "port 9229 is closed again");
+  t.signal("SIGTERM");
+  assert.equal(await t.exit(), 0, t.transcript());
+  assert.deepEqual(eventsOf(t, "up"), ["started", "stop-signal", "exited"]);
 });
 
 Deno.test("tend check and tend run name every problem of a broken file with its line and column, and exit 78", async () => {
