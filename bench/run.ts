@@ -11,6 +11,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { write } from "../lib/cli/console.ts";
 import { MARK, sweep, terminate } from "./proc.ts";
 import {
   type Ctx,
@@ -31,15 +32,8 @@ import {
 } from "./systems.ts";
 import { type Reasons, renderTable, type Results } from "./table.ts";
 
-const encoder = new TextEncoder();
-
-function writeAll(out: { writeSync(p: Uint8Array): number }, text: string): void {
-  const bytes = encoder.encode(text + "\n");
-  let off = 0;
-  while (off < bytes.length) off += out.writeSync(bytes.subarray(off));
-}
-const print = (text: string) => writeAll(Deno.stdout, text);
-const progress = (text: string) => writeAll(Deno.stderr, text);
+const print = (text: string) => write(Deno.stdout, text + "\n");
+const progress = (text: string) => write(Deno.stderr, text + "\n");
 
 const USAGE =
   `Usage: deno task bench [--quick] [--runs N] [--only SCENARIO,...] [--systems SYSTEM,...]

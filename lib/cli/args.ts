@@ -1,0 +1,108 @@
+/**
+ * Command-line parsing shared by the commands: the usage error, option
+ * parsing, and `run`'s flags.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { parseDuration } from "../core/duration.ts";
+import { RESTART_POLICIES, type RestartPolicy, type Timing } from "../core/spec.ts";
+import type { Overrides } from "../config/overrides.ts";
+import type { LogFormat } from "../output/log.ts";
+
+/** A command line tend cannot make sense of (exit 64). */
+export class UsageError extends Error {
+  /** @param message what is wrong, without "tend:" */
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+/** The options `parseArgs` takes. */
+export type Options = Record<string, { type: "string" | "boolean"; short?: string }>;
+
+/** `--help`, which every command takes. */
+export const HELP_OPTION = { help: { type: "boolean", short: "h" } } as const;
+
+/**
+ * Parses `args` strictly: an unknown option or a missing value is a
+ * {@linkcode UsageError}.
+ */
+export function parse<T extends Options>(
+  args: string[],
+  options: T,
+): ReturnType<
+  typeof parseArgs<{ args: string[]; options: T; allowPositionals: true; strict: true }>
+> {
+  try {
+    return parseArgs({ args, options, allowPositionals: true, strict: true });
+  } catch (error) {
+    // parseArgs' messages are clear ("Unknown option '--x'"); drop its advice
+    // about "--" since tend gives "--" its own meaning.
+    throw new UsageError(
+      (error as Error).message.replace(/\. To specify a positional.*$/s, ""),
+    );
+  }
+}
+
+/** The options of `tend run`. */
+export const RUN_OPTIONS = {
+  "threshold": { type: "string" },
+  "kill-time": { type: "string" },
+  "min-restart-delay": { type: "string" },
+  "max-restart-delay": { type: "string" },
+  "restart": { type: "string" },
+  "log-format": { type: "string" },
+  "color": { type: "string" },
+  ...HELP_OPTION,
+} as const;
+
+/** What `tend run`'s flags ask for. */
+export interface RunFlags extends Overrides {
+  /** The record format. */
+  format: LogFormat;
+  /** When to colour text records. */
+  color: "auto" | "always" | "never";
+}
+
+const FLAG_TIMING: Readonly<Record<string, keyof Timing>> = {
+  "threshold": "threshold",
+  "kill-time": "killTime",
+  "min-restart-delay": "minRestartDelay",
+  "max-restart-delay": "maxRestartDelay",
+};
+
+/**
+ * Reads `tend run`'s flags from parsed options.
+ *
+ * @throws {UsageError} for a malformed duration or an unknown choice
+ */
+export function runFlags(
+  values: Record<string, string | boolean | undefined>,
+): RunFlags {
+  const timing: Partial<Timing> = {};
+  for (const [flag, key] of Object.entries(FLAG_TIMING)) {
+    const value = values[flag];
+    if (typeof value !== "string") continue;
+    try {
+      timing[key] = parseDuration(value);
+    } catch (error) {
+      throw new UsageError(`--${flag} ${value}: ${(error as Error).message}`);
+    }
+  }
+  const restart = values["restart"];
+  if (restart !== undefined && !RESTART_POLICIES.includes(restart as RestartPolicy)) {
+    throw new UsageError(`--restart must be one of ${RESTART_POLICIES.join(", ")}`);
+  }
+  const format = values["log-format"] ?? "text";
+  if (format !== "text" && format !== "json") {
+    throw new UsageError(`--log-format must be text or json, not "${format}"`);
+  }
+  const color = values["color"] ?? "auto";
+  if (color !== "auto" && color !== "always" && color !== "never") {
+    throw new UsageError(`--color must be auto, always or never, not "${color}"`);
+  }
+  return { timing, restart: restart as RestartPolicy | undefined, format, color };
+}

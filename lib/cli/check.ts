@@ -1,0 +1,42 @@
+/**
+ * `tend check [CONFIG]`: validate a file and list each process with its
+ * resolved settings.
+ *
+ * @module
+ */
+
+import { formatDuration } from "../core/duration.ts";
+import { TIMING_KEYS } from "../core/spec.ts";
+import { describeProcess } from "../config/describe.ts";
+import { loadConfig } from "../config/load.ts";
+import { HELP_OPTION, parse, UsageError } from "./args.ts";
+import { write } from "./console.ts";
+import { EXIT } from "./exit_codes.ts";
+import { HELP } from "./help.ts";
+
+/**
+ * Runs `tend check` and resolves with its exit status.
+ *
+ * @throws {ConfigError} when the file is invalid (the caller prints it, exit 78)
+ * @throws {UsageError} for bad arguments
+ */
+export async function check(args: string[]): Promise<number> {
+  const { positionals, values } = parse(args, HELP_OPTION);
+  if (values.help) {
+    write(Deno.stdout, HELP);
+    return EXIT.OK;
+  }
+  if (positionals.length > 1) throw new UsageError("check takes one config file");
+  const config = await loadConfig(positionals[0] ?? "procs.yaml");
+  const names = Object.keys(config.processes);
+  const lines = [
+    `${config.file}: valid, ${names.length} process${names.length === 1 ? "" : "es"}`,
+    ...TIMING_KEYS.map((key) => `${key}: ${formatDuration(config.timing[key])}`),
+    "",
+    ...names.map((name) =>
+      describeProcess(name, config.processes[name]!, config.timing) + "\n"
+    ),
+  ];
+  write(Deno.stdout, lines.join("\n"));
+  return EXIT.OK;
+}

@@ -1,0 +1,45 @@
+/**
+ * tend's version and its help text.
+ *
+ * @module
+ */
+
+import denoJson from "../../deno.json" with { type: "json" };
+
+/** tend's version, from deno.json. */
+export const VERSION: string = denoJson.version;
+
+/** The text of `tend --help`. */
+export const HELP =
+  `tend ${VERSION}: keeps a set of named commands running (procmon for Deno)
+
+Usage:
+  tend run [CONFIG]                  run CONFIG (default ./procs.yaml) in the foreground
+  tend run [FLAGS] -- CMD [ARG...]   run one command, named after CMD's basename
+  tend check [CONFIG]                validate CONFIG and list each process's settings
+  tend --help | --version
+
+Flags for run (they override the file):
+  --threshold S            a run at least this long counts as healthy (default 1s)
+  --kill-time S            grace between the stop signal and SIGKILL (default 5s)
+  --min-restart-delay S    first back-off delay (default 1s)
+  --max-restart-delay S    largest back-off delay (default 1h)
+  --restart POLICY         always | on-failure | never, for every process
+  --log-format FORMAT      text (default) | json
+  --color WHEN             auto (default: only on a terminal, never with NO_COLOR) | always | never
+
+  S is a number of seconds (0.5) or a number with a unit: 500ms, 5s, 2m, 1h.
+
+Signals:
+  SIGTERM, SIGINT   stop every process gracefully, then exit 0; a second one kills them all at once
+  SIGHUP            reload CONFIG; an invalid file is reported and the running config kept
+  SIGUSR2           log each process's state, pid, uptime, restarts and last exit
+  SIGUSR1           is Deno's (it opens a debugger port); tend closes that port
+
+Exit status:
+  0   stopped on request, every child gone
+  64  bad usage    78  invalid config    1  internal failure
+  When every process has finished for good (restart: never or on-failure): 0 if
+  each last exit was code 0, else the first failed process's status (its exit
+  code, 128+N if signal N killed it, 127 if it could not be started).
+`;

@@ -1,0 +1,59 @@
+/**
+ * What is wrong with a config file, and where: problems and the error that
+ * carries them.
+ *
+ * @module
+ */
+
+/** One thing wrong with a config file, and where. */
+export interface Problem {
+  /** The path of the file, as given. */
+  file: string;
+  /** Line of the offending node, from 1. */
+  line: number;
+  /** Column of the offending node, from 1. */
+  col: number;
+  /** Where in the document, like `processes.web.cmd`; empty for the file itself. */
+  path: string;
+  /** What is wrong, without a subject: `must be a list of strings`. */
+  message: string;
+}
+
+/**
+ * Formats a problem as `FILE:LINE:COL: path.to.key: message`, the shape editors
+ * and terminals turn into links.
+ *
+ * @example
+ * ```ts
+ * import { formatProblem } from "./problems.ts";
+ * formatProblem({ file: "procs.yaml", line: 3, col: 5, path: "processes.web.cmd", message: "must not be empty" });
+ * // "procs.yaml:3:5: processes.web.cmd: must not be empty"
+ * ```
+ *
+ * @param problem The problem to format.
+ * @returns One line; the path and its colon are left out when the path is empty.
+ */
+export function formatProblem(problem: Problem): string {
+  const where = `${problem.file}:${problem.line}:${problem.col}`;
+  return problem.path === ""
+    ? `${where}: ${problem.message}`
+    : `${where}: ${problem.path}: ${problem.message}`;
+}
+
+/** A config file that cannot be used, with every problem found in it. */
+export class ConfigError extends SyntaxError {
+  /** Every problem, in the order they appear in the file. */
+  readonly problems: Problem[];
+
+  /**
+   * Makes an error whose message lists every problem, one per line.
+   *
+   * @param problems What is wrong; at least one.
+   * @param options `cause`, when an OS error is behind the problem.
+   */
+  constructor(problems: Problem[], options?: ErrorOptions) {
+    super(problems.map(formatProblem).join("\n"), options);
+    this.name = "ConfigError";
+    this.problems = problems;
+  }
+}

@@ -1,0 +1,210 @@
+/**
+ * One reader per kind of value: each turns a YAML node into a value, or
+ * reports what is wrong with it (with its place) and returns `undefined`.
+ *
+ * @module
+ */
+
+import { isAbsolute, join, normalize, sep } from "node:path";
+import { isMap, isScalar, isSeq, type Node } from "yaml";
+import { parseDuration } from "../core/duration.ts";
+import { normalizeSignal, type SignalName, SIGNALS } from "../core/signals.ts";
+import { RESTART_POLICIES, type RestartPolicy, setOwn } from "../core/spec.ts";
+import { suggest } from "./suggest.ts";
+import { type Checker, type Entry, quote, scalarText } from "./yaml.ts";
+
+/** What readers may need besides the node: where relative paths start. */
+export interface ReadContext {
+  /** Absolute folder of the config file; relative paths are taken from it. */
+  baseDir: string;
+}
+
+/** Reads one key's value; see the module doc. */
+export type Reader<T> = (c: Checker, entry: Entry, ctx: ReadContext) => T | undefined;
+
+/** `cmd`: a non-empty list of strings, the program first and not empty. */
+export function readArgv(c: Checker, entry: Entry): string[] | undefined {
+  const node = entry.value;
+  if (isScalar(node) && typeof node.value === "string") {
+    c.report(
+      entry.at,
+      entry.path,
+      "is a string; use a list (argv), or shell: for a command line",
+    );
+    return undefined;
+  }
+  if (!isSeq(node)) {
+    c.report(entry.at, entry.path, "must be a list of strings");
+    return undefined;
+  }
+  if (node.items.length === 0) {
+    c.report(entry.at, entry.path, "must not be empty");
+    return undefined;
+  }
+  const argv: string[] = [];
+  node.items.forEach((item, index) => {
+    const at = c.offsetOf(item, entry.at);
+    const path = [...entry.path, index];
+    const arg = scalarText(c.resolve(item));
+    if (arg === undefined) c.report(at, path, "must be a string");
+    else if (index === 0 && arg === "") c.report(at, path, "must not be empty");
+    else argv.push(arg);
+  });
+  return argv.length === node.items.length ? argv : undefined;
+}
+
+/** `shell`: a non-blank command line. */
+export function readShell(c: Checker, entry: Entry): string | undefined {
+  const script = scalarText(entry.value);
+  if (script === undefined) {
+    const hint = isSeq(entry.value) ? " (for a list of arguments use cmd:)" : "";
+    c.report(entry.at, entry.path, `must be a string${hint}`);
+    return undefined;
+  }
+  if (script.trim() === "") {
+    c.report(entry.at, entry.path, "must not be empty");
+    return undefined;
+  }
+  return script;
+}
+
+/** `cwd`: a folder, relative to the config's folder, made absolute and normalized. */
+export function readCwd(
+  c: Checker,
+  entry: Entry,
+  ctx: ReadContext,
+): string | undefined {
+  const dir = scalarText(entry.value);
+  if (dir === undefined) {
+    c.report(entry.at, entry.path, "must be a string");
+    return undefined;
+  }
+  if (dir === "") {
+    c.report(entry.at, entry.path, "must not be empty");
+    return undefined;
+  }
+  // No shell expands it, so "~/app" would quietly mean "<config folder>/~/app".
+  if (dir === "~" || dir.startsWith("~/")) {
+    c.report(entry.at, entry.path, '"~" is not expanded; write the full path');
+    return undefined;
+  }
+  // Existence is checked when the process is spawned, where a missing folder
+  // is a death like any other, not a reason to refuse the whole file.
+  const full = isAbsolute(dir) ? normalize(dir) : join(ctx.baseDir, dir);
+  return full.length > 1 && full.endsWith(sep) ? full.slice(0, -1) : full;
+}
+
+/** `env`: a mapping of variable names (no `=`) to strings. */
+export function readEnv(c: Checker, entry: Entry): Record<string, string> | undefined {
+  if (!isMap(entry.value)) {
+    c.report(entry.at, entry.path, "must be a mapping of variable names to strings");
+    return undefined;
+  }
+  const env: Record<string, string> = {};
+  let ok = true;
+  for (const variable of c.entries(entry.value, entry.path)) {
+    if (variable.key === "" || variable.key.includes("=")) {
+      c.report(variable.keyAt, variable.path, 'must be a name without "="');
+      ok = false;
+    }
+    const value = scalarText(variable.value);
+    if (value === undefined) {
+      const hint = isEmpty(variable.value) ? ' (write "" for an empty value)' : "";
+      c.report(variable.at, variable.path, `must be a string${hint}`);
+      ok = false;
+    } else {
+      setOwn(env, variable.key, value);
+    }
+  }
+  return ok ? env : undefined;
+}
+
+function isEmpty(node: Node | null): boolean {
+  return node === null || (isScalar(node) && node.value === null);
+}
+
+/** `true` or `false`. */
+export function readBoolean(c: Checker, entry: Entry): boolean | undefined {
+  if (isScalar(entry.value) && typeof entry.value.value === "boolean") {
+    return entry.value.value;
+  }
+  c.report(entry.at, entry.path, "must be true or false");
+  return undefined;
+}
+
+/** A user or group id: a non-negative integer. */
+export function readId(c: Checker, entry: Entry): number | undefined {
+  const value = isScalar(entry.value) ? entry.value.value : undefined;
+  if (typeof value === "number" && Number.isSafeInteger(value) && value >= 0) {
+    return value;
+  }
+  c.report(entry.at, entry.path, "must be a non-negative integer");
+  return undefined;
+}
+
+// Other tools' words for the policies, keyed by squashed spelling.
+const RESTART_ALIASES: Readonly<Record<string, string>> = {
+  no: "never",
+  false: "never",
+  off: "never",
+  none: "never",
+  yes: "always",
+  true: "always",
+  on: "always",
+  unlessstopped: "always",
+  onerror: "on-failure",
+  failure: "on-failure",
+};
+
+/** `restart`: one of the policies, with a did-you-mean. */
+export function readRestart(c: Checker, entry: Entry): RestartPolicy | undefined {
+  const text = scalarText(entry.value);
+  const policy = RESTART_POLICIES.find((p) => p === text);
+  if (policy !== undefined) return policy;
+  const choices = "always, on-failure or never";
+  if (text === undefined) {
+    c.report(entry.at, entry.path, `must be ${choices}`);
+  } else {
+    const guess = suggest(text, RESTART_POLICIES, RESTART_ALIASES);
+    const advice = guess === undefined
+      ? `; use ${choices}`
+      : ` (did you mean "${guess}"?)`;
+    c.report(entry.at, entry.path, `unknown restart policy ${quote(text)}${advice}`);
+  }
+  return undefined;
+}
+
+/** A signal name, `SIG` optional and any case, with a did-you-mean. */
+export function readSignal(c: Checker, entry: Entry): SignalName | undefined {
+  const text = scalarText(entry.value);
+  if (text === undefined) {
+    c.report(entry.at, entry.path, "must be a signal name like SIGTERM");
+    return undefined;
+  }
+  const signal = normalizeSignal(text);
+  if (signal !== null) return signal;
+  // Compared without the shared "SIG", which would make every short word look close.
+  const bare = text.toUpperCase().replace(/^SIG/, "");
+  const guess = suggest(bare, SIGNALS.map((name) => name.slice(3)));
+  const advice = guess === undefined
+    ? "; use a name like SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1 or SIGKILL"
+    : ` (did you mean "SIG${guess}"?)`;
+  c.report(entry.at, entry.path, `unknown signal ${quote(text)}${advice}`);
+  return undefined;
+}
+
+/** A duration in seconds: a number, or a string with a unit. */
+export function readDuration(c: Checker, entry: Entry): number | undefined {
+  const node = entry.value;
+  try {
+    // A mapping or list is passed as is, so parseDuration rejects it as a TypeError.
+    return parseDuration(isScalar(node) ? node.value : node);
+  } catch (error) {
+    c.report(
+      entry.at,
+      entry.path,
+      error instanceof Error ? error.message : String(error),
+    );
+    return undefined;
+  }
+}

@@ -1,0 +1,800 @@
+/**
+ * ProcessMonitor: Twisted's `procmon` state machine, rebuilt.
+ *
+ * It keeps a set of named processes running. A process that ran at least
+ * `threshold` seconds is restarted at once when it dies; one that dies
+ * younger is restarted after a delay that doubles with each such death,
+ * from `minRestartDelay` up to `maxRestartDelay`, so with each instant death
+ * it waits about twice as long. Stopping sends the stop signal to the
+ * process's whole group and SIGKILL after `killTime`.
+ *
+ * The monitor makes no OS calls: it reaches processes through a
+ * {@linkcode Spawner} and time through a {@linkcode Clock}, so every rule
+ * here is tested with a fake clock and fake processes.
+ *
+ * @module
+ */
+
+import { clampDelay, doubledDelay, isHealthyRun } from "./backoff.ts";
+import type { MonitorEvent } from "./events.ts";
+import type {
+  Child,
+  ChildEvents,
+  Clock,
+  OutputHandler,
+  OutputStream,
+  Spawner,
+  TimerHandle,
+} from "./ports.ts";
+import type { SignalName } from "./signals.ts";
+import {
+  DEFAULT_TIMING,
+  type ExitStatus,
+  type ProcessSpec,
+  type ResolvedSpec,
+  resolveSpec,
+  setOwn,
+  type Timing,
+  TIMING_KEYS,
+} from "./spec.ts";
+import { type ProcessState, STATES } from "./states.ts";
+
+/** Where the monitor sends its events and its children's output. */
+export interface MonitorSink {
+  /** Receives a lifecycle event. */
+  event(event: MonitorEvent): void;
+  /**
+   * Returns the handler for the bytes one child writes to one stream. Its
+   * `write` may return a promise, which the spawner waits for before
+   * reading more (back-pressure).
+   */
+  output(name: string, pid: number, stream: OutputStream): OutputHandler;
+}
+
+/** What the monitor is built from. */
+export interface MonitorOptions {
+  /** Starts the processes. */
+  spawner: Spawner;
+  /** Receives events and output. */
+  sink: MonitorSink;
+  /** Time source (`os/clock.ts` has the real one). */
+  clock: Clock;
+  /** Monitor-wide timing; missing keys take procmon's defaults. */
+  timing?: Partial<Timing>;
+}
+
+/** One process as {@linkcode ProcessMonitor.status} shows it. */
+export interface ProcessStatus {
+  /** The process's name. */
+  name: string;
+  /** Where it is in its life cycle. */
+  state: ProcessState;
+  /** The pid while a child exists. */
+  pid: number | null;
+  /** When the current child started, in clock milliseconds. */
+  startedAt: number | null;
+  /** Seconds the current child has run. */
+  uptime: number | null;
+  /** How many times it was started after the first time. */
+  restarts: number;
+  /** How the last child ended. */
+  lastExit: ExitStatus | null;
+  /** Why the last start failed, if it did. */
+  spawnError: string | null;
+  /** The back-off delay the next early death will wait, in seconds. */
+  delay: number;
+  /** When a pending start is due, in clock milliseconds. */
+  nextStartAt: number | null;
+  /** When a pending SIGKILL is due, in clock milliseconds. */
+  killAt: number | null;
+}
+
+/** The JSON form of a monitor: its settings and specs, none of its runtime. */
+export interface MonitorState extends Timing {
+  /** Every process by name. */
+  processes: Record<string, ProcessSpec>;
+}
+
+/**
+ * A name given to the monitor is not one of its processes (procmon raises
+ * `KeyError` for both this and {@linkcode DuplicateProcessError}).
+ */
+export class UnknownProcessError extends RangeError {
+  /** The name that was not found. */
+  readonly process: string;
+  /** @param name the name that was not found */
+  constructor(name: string) {
+    super(`Cannot find process "${name}": no process has that name`);
+    this.name = "UnknownProcessError";
+    this.process = name;
+  }
+}
+
+/** A process with that name exists already. */
+export class DuplicateProcessError extends RangeError {
+  /** The name that is taken. */
+  readonly process: string;
+  /** @param name the name that is taken */
+  constructor(name: string) {
+    super(
+      `Cannot add process "${name}": a process has that name already; remove it first`,
+    );
+    this.name = "DuplicateProcessError";
+    this.process = name;
+  }
+}
+
+// What to do once a stopping child (and its group) is gone.
+type AfterStop =
+  | "bounce" // a requested stop: restart per the timing rules if running
+  | "exited" // it exited on its own: restart per its restart policy
+  | "replace" // its spec changed: start the new spec at once
+  | "halt" // killed on the way out (killAll): never restart
+  | "remove"; // it was removed: forget it
+
+interface ExitRecord {
+  status: ExitStatus;
+  at: number;
+}
+
+// A live child: the leader and when it started.
+interface Live {
+  child: Child;
+  startedAt: number;
+}
+
+// On its way out: the stop signal was sent (or the leader exited and left
+// members of its group behind); SIGKILL is due at killAt.
+interface Stopping extends Live {
+  kind: "stopping";
+  then: AfterStop;
+  killTimer: TimerHandle | null;
+  killAt: number | null;
+  killed: boolean;
+  exit: ExitRecord | null;
+  unwatch: (() => void) | null;
+}
+
+// Waiting for a scheduled start.
+interface Backoff {
+  kind: "backoff";
+  restartAt: number;
+  timer: TimerHandle | null;
+}
+
+type State =
+  | { kind: "stopped" }
+  | { kind: "exited" }
+  | { kind: "fatal" }
+  | ({ kind: "running" } & Live)
+  | Stopping
+  | Backoff;
+
+// One record per process; its state is one tagged union, so which phase a
+// process is in is never implied by which of several maps hold its name.
+interface Proc {
+  name: string;
+  spec: ProcessSpec;
+  state: State;
+  // The back-off the next early death waits, always within the bounds.
+  delay: number;
+  starts: number;
+  lastExit: ExitStatus | null;
+  spawnError: string | null;
+}
+
+// Until spawn() returns there is no pid, so no output handler; the real
+// spawner reads asynchronously, so nothing can arrive before then.
+const NOT_YET: OutputHandler = {
+  write() {
+    throw new Error("Cannot take output: the spawner wrote before spawn() returned");
+  },
+  end() {},
+};
+
+// The shortest wait, in seconds, after SIGKILL before a group is abandoned,
+// so that killTime: 0 still gives the kernel time to end it.
+const ABANDON_MIN = 1;
+
+/**
+ * Keeps named processes running, with procmon's restart and stop rules.
+ *
+ * @example
+ * ```ts ignore
+ * import { ProcessMonitor } from "./monitor.ts";
+ * import { DenoSpawner } from "../os/deno_spawner.ts";
+ * import { systemClock } from "../os/clock.ts";
+ * const pm = new ProcessMonitor({ spawner: new DenoSpawner(), sink, clock: systemClock });
+ * pm.addProcess("web", { argv: ["python3", "-m", "http.server"] });
+ * pm.startService();
+ * await pm.stopService();
+ * ```
+ */
+export class ProcessMonitor implements Timing {
+  #spawner: Spawner;
+  #sink: MonitorSink;
+  #clock: Clock;
+  #timing: Timing;
+  #procs = new Map<string, Proc>();
+  #running = false;
+  #settled: (() => void)[] = [];
+
+  /** Builds a stopped monitor with no processes. */
+  constructor(options: MonitorOptions) {
+    this.#spawner = options.spawner;
+    this.#sink = options.sink;
+    this.#clock = options.clock;
+    this.#timing = { ...DEFAULT_TIMING, ...options.timing };
+  }
+
+  /** Seconds a run must last to count as healthy. @default 1 */
+  get threshold(): number {
+    return this.#timing.threshold;
+  }
+  set threshold(value: number) {
+    this.setTiming({ threshold: value });
+  }
+  /** Seconds between the stop signal and SIGKILL. @default 5 */
+  get killTime(): number {
+    return this.#timing.killTime;
+  }
+  set killTime(value: number) {
+    this.setTiming({ killTime: value });
+  }
+  /** First back-off delay in seconds. @default 1 */
+  get minRestartDelay(): number {
+    return this.#timing.minRestartDelay;
+  }
+  set minRestartDelay(value: number) {
+    this.setTiming({ minRestartDelay: value });
+  }
+  /** Largest back-off delay in seconds. @default 3600 */
+  get maxRestartDelay(): number {
+    return this.#timing.maxRestartDelay;
+  }
+  set maxRestartDelay(value: number) {
+    this.setTiming({ maxRestartDelay: value });
+  }
+
+  /**
+   * Changes monitor-wide timing (a reload does). Each process's pending
+   * back-off is brought within its new bounds, so the next wait already
+   * obeys them.
+   */
+  setTiming(timing: Partial<Timing>): void {
+    this.#timing = { ...this.#timing, ...timing };
+    for (const proc of this.#procs.values()) {
+      proc.delay = clampDelay(proc.delay, this.#resolve(proc).timing);
+    }
+  }
+
+  /**
+   * Rebuilds a monitor from {@linkcode ProcessMonitor.toJSON} output.
+   *
+   * @throws {DuplicateProcessError} never for valid input; names are unique
+   */
+  static fromJSON(
+    state: MonitorState,
+    options: Omit<MonitorOptions, "timing">,
+  ): ProcessMonitor {
+    const timing: Timing = { ...DEFAULT_TIMING };
+    for (const key of TIMING_KEYS) timing[key] = state[key];
+    const pm = new ProcessMonitor({ ...options, timing });
+    for (const [name, spec] of Object.entries(state.processes)) {
+      pm.addProcess(name, spec);
+    }
+    return pm;
+  }
+
+  /** Whether {@linkcode startService} was called and no stop since. */
+  get running(): boolean {
+    return this.#running;
+  }
+
+  /** The spec of every process, by name (procmon's `processes`). */
+  get processes(): Record<string, ProcessSpec> {
+    const out: Record<string, ProcessSpec> = {};
+    for (const proc of this.#live()) setOwn(out, proc.name, proc.spec);
+    return out;
+  }
+
+  /** Settings and specs, without runtime state (procmon's `__getstate__`). */
+  toJSON(): MonitorState {
+    return {
+      threshold: this.threshold,
+      killTime: this.killTime,
+      minRestartDelay: this.minRestartDelay,
+      maxRestartDelay: this.maxRestartDelay,
+      processes: this.processes,
+    };
+  }
+
+  /** The effective timing of one process: the monitor's, then its own overrides. */
+  timingOf(name: string): Timing {
+    return this.#resolve(this.#get(name)).timing;
+  }
+
+  /**
+   * Adds a process. It starts at once if the monitor is running; otherwise
+   * it is only recorded.
+   *
+   * @throws {DuplicateProcessError} if the name is taken
+   */
+  addProcess(name: string, spec: ProcessSpec): void {
+    const existing = this.#procs.get(name);
+    if (existing) {
+      if (existing.state.kind !== "stopping" || existing.state.then !== "remove") {
+        throw new DuplicateProcessError(name);
+      }
+      // The old child is still on its way out: the new spec starts when it
+      // is gone, counting its restarts afresh. (The old child's exit, still
+      // to come, is reported as the last exit under this name.)
+      existing.spec = spec;
+      existing.starts = 0;
+      existing.spawnError = null;
+      existing.delay = this.#resolve(existing).timing.minRestartDelay;
+      existing.state.then = this.#running ? "replace" : "bounce";
+      return;
+    }
+    const proc: Proc = {
+      name,
+      spec,
+      state: { kind: "stopped" },
+      delay: 0,
+      starts: 0,
+      lastExit: null,
+      spawnError: null,
+    };
+    proc.delay = this.#resolve(proc).timing.minRestartDelay;
+    this.#procs.set(name, proc);
+    if (this.#running) this.#start(proc);
+  }
+
+  /**
+   * Replaces a process's spec. A live child is stopped and the new spec
+   * started as soon as it is gone. If the monitor is running, a process
+   * waiting to restart (or stopped for good) starts at once.
+   *
+   * @throws {UnknownProcessError} if there is no such process
+   */
+  updateProcess(name: string, spec: ProcessSpec): void {
+    const proc = this.#get(name);
+    proc.spec = spec;
+    proc.delay = this.#resolve(proc).timing.minRestartDelay;
+    const state = proc.state;
+    if (state.kind === "running") {
+      this.#stop(proc).then = "replace";
+    } else if (state.kind === "stopping") {
+      state.then = "replace";
+    } else if (this.#running) {
+      this.#cancelBackoff(proc);
+      this.#start(proc);
+    }
+  }
+
+  /**
+   * Stops a process and forgets it.
+   *
+   * @throws {UnknownProcessError} if there is no such process
+   */
+  removeProcess(name: string): void {
+    const proc = this.#get(name);
+    const state = proc.state;
+    if (state.kind === "running") {
+      this.#stop(proc).then = "remove";
+    } else if (state.kind === "stopping") {
+      state.then = "remove";
+    } else {
+      this.#cancelBackoff(proc);
+      this.#procs.delete(name);
+    }
+  }
+
+  /**
+   * Starts a process now. A running process is left alone; a pending
+   * restart is brought forward.
+   *
+   * @throws {UnknownProcessError} if there is no such process
+   */
+  startProcess(name: string): void {
+    const proc = this.#get(name);
+    const kind = proc.state.kind;
+    if (kind === "running" || kind === "stopping") return;
+    this.#cancelBackoff(proc);
+    this.#start(proc);
+  }
+
+  /**
+   * Sends a running process its stop signal, and SIGKILL after `killTime`
+   * if any member of its group is still alive then. While the monitor
+   * runs, the process is then restarted: stop is a bounce. A process that
+   * is not running is left alone.
+   *
+   * @throws {UnknownProcessError} if there is no such process
+   */
+  stopProcess(name: string): void {
+    const proc = this.#get(name);
+    if (proc.state.kind === "running") this.#stop(proc);
+  }
+
+  /** Bounces every running process. */
+  restartAll(): void {
+    for (const proc of this.#live()) this.stopProcess(proc.name);
+  }
+
+  /** Starts the monitor and every process. */
+  startService(): void {
+    if (this.#running) return;
+    this.#running = true;
+    for (const proc of this.#live()) this.startProcess(proc.name);
+    // A stopService still waiting is over once nothing is stopping.
+    this.#checkSettled();
+  }
+
+  /**
+   * Stops the monitor: cancels every pending restart and stops every
+   * process. Resolves once every child and its group is gone, or, if
+   * {@linkcode startService} runs again meanwhile, once no child is
+   * stopping any more.
+   */
+  stopService(): Promise<void> {
+    this.#running = false;
+    for (const proc of [...this.#procs.values()]) {
+      if (proc.state.kind === "backoff") this.#cancelBackoff(proc);
+      else if (proc.state.kind === "running") this.#stop(proc);
+    }
+    const done = new Promise<void>((resolve) => this.#settled.push(resolve));
+    this.#checkSettled();
+    return done;
+  }
+
+  /**
+   * Sends SIGKILL to the group of every process that has a child, now; none
+   * of them is restarted afterwards (a removed one is still forgotten).
+   */
+  killAll(): void {
+    for (const proc of this.#procs.values()) {
+      const state = proc.state;
+      if (state.kind === "running") {
+        proc.state = this.#stopping(proc, state, "halt", null);
+      } else if (state.kind === "stopping" && state.then !== "remove") {
+        state.then = "halt";
+      }
+      if (proc.state.kind === "stopping") this.#kill(proc, proc.state);
+    }
+  }
+
+  /** A snapshot of every process's state, in the order they were added. */
+  status(): ProcessStatus[] {
+    const now = this.#clock.now();
+    return this.#live().map((proc): ProcessStatus => {
+      const state = proc.state;
+      const child = "child" in state ? state : null;
+      return {
+        name: proc.name,
+        state: STATES[state.kind],
+        pid: child ? child.child.pid : null,
+        startedAt: child ? child.startedAt : null,
+        uptime: child ? (now - child.startedAt) / 1000 : null,
+        restarts: Math.max(0, proc.starts - 1),
+        lastExit: proc.lastExit,
+        spawnError: proc.spawnError,
+        delay: proc.delay,
+        nextStartAt: state.kind === "backoff" ? state.restartAt : null,
+        killAt: state.kind === "stopping" ? state.killAt : null,
+      };
+    });
+  }
+
+  // Sends a running child its stop signal; it is a bounce unless the
+  // caller says otherwise through the returned state.
+  #stop(proc: Proc): Stopping {
+    const state = proc.state as { kind: "running" } & Live;
+    const signal = this.#resolve(proc).stopSignal;
+    this.#sink.event({
+      type: "stop-signal",
+      name: proc.name,
+      pid: state.child.pid,
+      signal,
+    });
+    const stopping = this.#stopping(proc, state, "bounce", null);
+    proc.state = stopping;
+    this.#signal(proc, state.child, signal);
+    return stopping;
+  }
+
+  // Signals a child's group; a refusal (a member tend may not signal) is
+  // reported, not thrown: the stop goes on, and ends in abandoning it.
+  #signal(proc: Proc, child: Child, signal: SignalName): void {
+    try {
+      child.signal(signal);
+    } catch (error) {
+      this.#sink.event({
+        type: "signal-failed",
+        name: proc.name,
+        pid: child.pid,
+        signal,
+        error: error instanceof Error ? error.message : String(error),
+      });
+    }
+  }
+
+  // Processes not on their way out after a removeProcess.
+  #live(): Proc[] {
+    return [...this.#procs.values()].filter(
+      (p) => !(p.state.kind === "stopping" && p.state.then === "remove"),
+    );
+  }
+
+  #get(name: string): Proc {
+    const proc = this.#procs.get(name);
+    if (!proc || (proc.state.kind === "stopping" && proc.state.then === "remove")) {
+      throw new UnknownProcessError(name);
+    }
+    return proc;
+  }
+
+  // The process's spec with every default applied, under today's timing.
+  #resolve(proc: Proc): ResolvedSpec {
+    return resolveSpec(proc.spec, this.#timing);
+  }
+
+  #start(proc: Proc): void {
+    const name = proc.name;
+    const spec = this.#resolve(proc);
+    const out = { stdout: NOT_YET, stderr: NOT_YET };
+    let child: Child | null = null;
+    const events: ChildEvents = {
+      stdout: {
+        write: (chunk) => out.stdout.write(chunk),
+        end: () => out.stdout.end(),
+      },
+      stderr: {
+        write: (chunk) => out.stderr.write(chunk),
+        end: () => out.stderr.end(),
+      },
+      exit: (status, groupAlive) => {
+        if (child) this.#onExit(proc, child, status, groupAlive);
+      },
+    };
+    proc.starts++;
+    try {
+      child = this.#spawner.spawn(
+        {
+          argv: spec.argv,
+          cwd: spec.cwd,
+          env: spec.env,
+          clearEnv: spec.clearEnv,
+          uid: spec.uid,
+          gid: spec.gid,
+        },
+        events,
+      );
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      proc.spawnError = reason;
+      this.#sink.event({ type: "spawn-failed", name, error: reason });
+      // A start that fails is a death at age zero: it backs off.
+      this.#afterDeath(proc, null, 0, "exited");
+      return;
+    }
+    proc.spawnError = null;
+    out.stdout = this.#sink.output(name, child.pid, "stdout");
+    out.stderr = this.#sink.output(name, child.pid, "stderr");
+    proc.state = { kind: "running", child, startedAt: this.#clock.now() };
+    this.#sink.event({ type: "started", name, pid: child.pid });
+  }
+
+  #stopping(
+    proc: Proc,
+    from: Live,
+    then: AfterStop,
+    exit: ExitRecord | null,
+  ): Stopping {
+    const killTime = this.#resolve(proc).timing.killTime * 1000;
+    const state: Stopping = {
+      kind: "stopping",
+      child: from.child,
+      startedAt: from.startedAt,
+      then,
+      killTimer: null,
+      killAt: this.#clock.now() + killTime,
+      killed: false,
+      exit,
+      unwatch: null,
+    };
+    state.killTimer = this.#clock.setTimeout(() => {
+      state.killTimer = null;
+      if (proc.state === state) this.#kill(proc, state);
+    }, killTime);
+    return state;
+  }
+
+  #kill(proc: Proc, state: Stopping): void {
+    if (state.killed) return;
+    if (state.killTimer !== null) this.#clock.clearTimeout(state.killTimer);
+    state.killTimer = null;
+    state.killAt = null;
+    if (state.exit === null && state.child.reaped) {
+      // The leader is gone and its exit is on its way (its last output is
+      // being read). Whether anything is left to kill is known when it
+      // comes: #onExit decides then.
+      return;
+    }
+    state.killed = true;
+    this.#sink.event({ type: "sigkill", name: proc.name, pid: state.child.pid });
+    this.#signal(proc, state.child, "SIGKILL");
+    this.#abandonLater(proc, state);
+  }
+
+  // After SIGKILL, a group that still shows up (a leader or members stuck
+  // in the kernel, say) gets one more grace period, killTime but at least
+  // ABANDON_MIN; then the monitor stops waiting for it rather than hang a
+  // restart or a shutdown.
+  #abandonLater(proc: Proc, state: Stopping): void {
+    if (state.killTimer !== null) this.#clock.clearTimeout(state.killTimer);
+    state.killTimer = this.#clock.setTimeout(() => {
+      state.killTimer = null;
+      if (proc.state !== state) return;
+      // A reaped leader's exit is on its way; #onExit goes on from there.
+      if (state.exit === null && state.child.reaped) return;
+      this.#sink.event({ type: "abandoned", name: proc.name, pid: state.child.pid });
+      // A leader whose exit never came counts as killed from now on.
+      state.exit ??= {
+        status: { code: null, signal: "SIGKILL" },
+        at: this.#clock.now(),
+      };
+      this.#finish(proc, state);
+    }, Math.max(this.#resolve(proc).timing.killTime, ABANDON_MIN) * 1000);
+  }
+
+  #onExit(proc: Proc, child: Child, status: ExitStatus, groupAlive: boolean): void {
+    const state = proc.state;
+    if (!("child" in state) || state.child !== child) return;
+    const at = this.#clock.now();
+    proc.lastExit = status;
+    this.#sink.event({
+      type: "exited",
+      name: proc.name,
+      pid: child.pid,
+      status,
+      runtime: (at - state.startedAt) / 1000,
+    });
+    // The streams are not ended here: the spawner ends each at its end of
+    // file, which may come later (a slow log), and ending it early would
+    // split its last line.
+    const exit = { status, at };
+    if (state.kind === "running") {
+      if (!groupAlive) {
+        this.#afterDeath(proc, status, (at - state.startedAt) / 1000, "exited");
+        return;
+      }
+      // Members of its group live on: stop them the same way before any
+      // restart, so no orphan outlives its service.
+      const signal = this.#resolve(proc).stopSignal;
+      this.#sink.event({ type: "leftovers", name: proc.name, pid: child.pid, signal });
+      const stopping = this.#stopping(proc, state, "exited", exit);
+      proc.state = stopping;
+      this.#signal(proc, child, signal);
+      this.#watch(proc, stopping);
+      return;
+    }
+    if (state.kind !== "stopping") return;
+    state.exit = exit;
+    if (!groupAlive) {
+      this.#finish(proc, state);
+      return;
+    }
+    if (state.killTimer === null) {
+      // A timer ran out while this exit was on its way: the SIGKILL due
+      // (see #kill), or the wait after it (see #abandonLater).
+      if (state.killed) this.#abandonLater(proc, state);
+      else this.#kill(proc, state);
+    }
+    this.#watch(proc, state);
+  }
+
+  #watch(proc: Proc, state: Stopping): void {
+    state.unwatch = state.child.watchGroup(() => {
+      state.unwatch = null;
+      if (proc.state === state) this.#finish(proc, state);
+    });
+  }
+
+  // The child and its whole group are gone.
+  #finish(proc: Proc, state: Stopping): void {
+    if (state.killTimer !== null) this.#clock.clearTimeout(state.killTimer);
+    state.killTimer = null;
+    state.unwatch?.();
+    state.unwatch = null;
+    const exit = state.exit!;
+    this.#afterDeath(proc, exit.status, (exit.at - state.startedAt) / 1000, state.then);
+  }
+
+  // Decides what follows a death: procmon's connectionLost.
+  #afterDeath(
+    proc: Proc,
+    status: ExitStatus | null,
+    age: number,
+    then: AfterStop,
+  ): void {
+    proc.state = { kind: "stopped" };
+    if (then === "remove") {
+      this.#procs.delete(proc.name);
+    } else if (this.#running && then !== "halt") {
+      const spec = this.#resolve(proc);
+      if (then === "replace") {
+        proc.delay = spec.timing.minRestartDelay;
+        this.#schedule(proc, 0);
+      } else if (then === "exited" && !restartWanted(spec, status)) {
+        // A spawn failure (no status) under `never` can never get better.
+        proc.state = status === null ? { kind: "fatal" } : { kind: "exited" };
+        this.#sink.event({
+          type: "not-restarting",
+          name: proc.name,
+          reason: `restart: ${spec.restart}`,
+        });
+      } else if (isHealthyRun(age, spec.timing, status === null)) {
+        // A healthy run: restart at once, and forget earlier back-off.
+        proc.delay = spec.timing.minRestartDelay;
+        this.#schedule(proc, 0);
+      } else {
+        // It died young: wait, and wait twice as long next time.
+        const delay = proc.delay;
+        proc.delay = doubledDelay(delay, spec.timing);
+        this.#schedule(proc, delay, status === null);
+      }
+    }
+    this.#checkSettled();
+  }
+
+  #schedule(proc: Proc, delay: number, macrotask = false): void {
+    const state: Backoff = {
+      kind: "backoff",
+      restartAt: this.#clock.now() + delay * 1000,
+      timer: null,
+    };
+    proc.state = state;
+    this.#sink.event({ type: "restart-scheduled", name: proc.name, delay });
+    const fire = () => {
+      if (proc.state === state) this.#start(proc);
+    };
+    // "At once" means right after the current event, at the same instant;
+    // a 0 ms timer could run later than that. A failed spawn retries on a
+    // timer even at 0 s, so a loop of failures cannot starve the event loop.
+    if (delay === 0 && !macrotask) this.#clock.queueMicrotask(fire);
+    else state.timer = this.#clock.setTimeout(fire, delay * 1000);
+  }
+
+  #cancelBackoff(proc: Proc): void {
+    const state = proc.state;
+    if (state.kind !== "backoff") return;
+    if (state.timer !== null) this.#clock.clearTimeout(state.timer);
+    state.timer = null;
+    proc.state = { kind: "stopped" };
+  }
+
+  #checkSettled(): void {
+    if (this.#settled.length === 0) return;
+    for (const proc of this.#procs.values()) {
+      const kind = proc.state.kind;
+      if (kind === "stopping" || (kind === "running" && !this.#running)) return;
+    }
+    const waiters = this.#settled;
+    this.#settled = [];
+    for (const resolve of waiters) resolve();
+  }
+}
+
+// Whether the restart policy wants a process that exited on its own (or
+// could not be started: no status) to start again.
+function restartWanted(spec: ResolvedSpec, status: ExitStatus | null): boolean {
+  switch (spec.restart) {
+    case "always":
+      return true;
+    case "on-failure":
+      return status === null || status.code !== 0;
+    case "never":
+      return false;
+  }
+}

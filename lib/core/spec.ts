@@ -1,0 +1,216 @@
+/**
+ * The data that describes what tend runs: timing settings, process specs,
+ * and {@linkcode resolveSpec}, the one place where every default is applied.
+ *
+ * This module is pure data and small helpers; it imports only `core/`, so
+ * the monitor, the config loader and the CLI can all share it.
+ *
+ * @module
+ */
+
+import type { SignalName } from "./signals.ts";
+
+/** When a process that exited on its own is started again. */
+export type RestartPolicy = "always" | "on-failure" | "never";
+
+/** Every restart policy, in the order the docs list them. */
+export const RESTART_POLICIES: readonly RestartPolicy[] = [
+  "always",
+  "on-failure",
+  "never",
+];
+
+/**
+ * The four timing rules of procmon, in seconds.
+ *
+ * A run at least `threshold` long is healthy and is restarted at once;
+ * a shorter one is restarted after the current delay, which then doubles
+ * from `minRestartDelay` up to `maxRestartDelay`. `killTime` is the grace
+ * between the stop signal and SIGKILL.
+ */
+export interface Timing {
+  /** Seconds a run must last to count as healthy. @default 1 */
+  threshold: number;
+  /** Seconds between the stop signal and SIGKILL. @default 5 */
+  killTime: number;
+  /** First back-off delay in seconds. @default 1 */
+  minRestartDelay: number;
+  /** Largest back-off delay in seconds. @default 3600 */
+  maxRestartDelay: number;
+}
+
+/** procmon's defaults for the four timing rules. */
+export const DEFAULT_TIMING: Readonly<Timing> = Object.freeze({
+  threshold: 1,
+  killTime: 5,
+  minRestartDelay: 1,
+  maxRestartDelay: 3600,
+});
+
+/** The names of the timing keys, for loops over them. */
+export const TIMING_KEYS: readonly (keyof Timing)[] = [
+  "threshold",
+  "killTime",
+  "minRestartDelay",
+  "maxRestartDelay",
+];
+
+/** How to run one named process. Everything here is plain JSON. */
+export interface ProcessSpec {
+  /** The program and its arguments; `argv[0]` is looked up on `PATH`. */
+  argv: string[];
+  /** Working directory; tend's own when absent. */
+  cwd?: string;
+  /** Variables added to the environment (or the whole of it with `clearEnv`). */
+  env?: Record<string, string>;
+  /** Start from an empty environment, as procmon does. @default false */
+  clearEnv?: boolean;
+  /** User id to run as (needs root). */
+  uid?: number;
+  /** Group id to run as (needs root). */
+  gid?: number;
+  /** Signal that asks the process to stop. @default "SIGTERM" */
+  stopSignal?: SignalName;
+  /** When a process that exited on its own is started again. @default "always" */
+  restart?: RestartPolicy;
+  /** Per-process override of `threshold`, in seconds. */
+  threshold?: number;
+  /** Per-process override of `killTime`, in seconds. */
+  killTime?: number;
+  /** Per-process override of `minRestartDelay`, in seconds. */
+  minRestartDelay?: number;
+  /** Per-process override of `maxRestartDelay`, in seconds. */
+  maxRestartDelay?: number;
+}
+
+/** A {@linkcode ProcessSpec} with every default applied; see {@linkcode resolveSpec}. */
+export interface ResolvedSpec {
+  /** The program and its arguments. */
+  argv: string[];
+  /** Working directory, or `undefined` for tend's own. */
+  cwd: string | undefined;
+  /** Variables added to the environment (or all of it with `clearEnv`). */
+  env: Record<string, string>;
+  /** Start from an empty environment. */
+  clearEnv: boolean;
+  /** User id to run as, or `undefined` for tend's own. */
+  uid: number | undefined;
+  /** Group id to run as, or `undefined` for tend's own. */
+  gid: number | undefined;
+  /** Signal that asks the process to stop. */
+  stopSignal: SignalName;
+  /** When a process that exited on its own is started again. */
+  restart: RestartPolicy;
+  /** The timing that applies to this process: its own keys, else the monitor's. */
+  timing: Timing;
+}
+
+/**
+ * Applies every default to a spec: its own timing keys over the monitor's,
+ * `SIGTERM`, `always`, an empty environment addition. The monitor, `tend
+ * check` and status all read specs through this, so a default lives here
+ * and nowhere else.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_TIMING, resolveSpec } from "./spec.ts";
+ * const spec = resolveSpec({ argv: ["sleep", "1"], killTime: 2 }, DEFAULT_TIMING);
+ * spec.stopSignal; // "SIGTERM"
+ * spec.timing.killTime; // 2
+ * spec.timing.threshold; // 1
+ * ```
+ *
+ * @param spec the process as the config describes it
+ * @param timing the monitor-wide timing its own timing keys override
+ */
+export function resolveSpec(spec: ProcessSpec, timing: Timing): ResolvedSpec {
+  return {
+    argv: spec.argv,
+    cwd: spec.cwd,
+    env: spec.env ?? {},
+    clearEnv: spec.clearEnv ?? false,
+    uid: spec.uid,
+    gid: spec.gid,
+    stopSignal: spec.stopSignal ?? "SIGTERM",
+    restart: spec.restart ?? "always",
+    timing: {
+      threshold: spec.threshold ?? timing.threshold,
+      killTime: spec.killTime ?? timing.killTime,
+      minRestartDelay: spec.minRestartDelay ?? timing.minRestartDelay,
+      maxRestartDelay: spec.maxRestartDelay ?? timing.maxRestartDelay,
+    },
+  };
+}
+
+/** How a process ended: an exit code, or the signal that killed it. */
+export type ExitStatus =
+  | { code: number; signal: null }
+  | { code: null; signal: SignalName };
+
+/** The characters a process name may hold: they appear in log tags and file names. */
+const NAME_CHARS = "A-Za-z0-9_.-";
+
+/** Process names tend accepts. */
+export const NAME_PATTERN: RegExp = new RegExp(`^[${NAME_CHARS}]+$`);
+
+const NOT_NAME_CHARS = new RegExp(`[^${NAME_CHARS}]`, "g");
+
+/**
+ * Turns any text (a program's basename, say) into a valid process name,
+ * each character a name may not hold replaced with `_`.
+ *
+ * @example
+ * ```ts
+ * import { toProcessName } from "./spec.ts";
+ * toProcessName("my server"); // "my_server"
+ * toProcessName(""); // "cmd"
+ * ```
+ */
+export function toProcessName(text: string): string {
+  return text.replace(NOT_NAME_CHARS, "_") || "cmd";
+}
+
+/**
+ * Tells whether two specs would run the same thing the same way.
+ *
+ * Keys whose value is `undefined` count as absent, so a spec read from YAML
+ * and one rebuilt from JSON compare equal.
+ */
+export function sameSpec(a: ProcessSpec, b: ProcessSpec): boolean {
+  return canonicalJson(a) === canonicalJson(b);
+}
+
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v) => {
+    if (v && typeof v === "object" && !Array.isArray(v)) {
+      const sorted: Record<string, unknown> = {};
+      for (const k of Object.keys(v).sort()) {
+        setOwn(sorted, k, (v as Record<string, unknown>)[k]);
+      }
+      return sorted;
+    }
+    return v;
+  });
+}
+
+/**
+ * Sets `record[key]` as an own property, even for keys such as
+ * `__proto__` that plain assignment would treat specially; names come from
+ * users' files.
+ *
+ * @example
+ * ```ts
+ * import { setOwn } from "./spec.ts";
+ * const record: Record<string, number> = {};
+ * setOwn(record, "__proto__", 1);
+ * Object.keys(record); // ["__proto__"]
+ * ```
+ */
+export function setOwn<T>(record: Record<string, T>, key: string, value: T): void {
+  Object.defineProperty(record, key, {
+    value,
+    enumerable: true,
+    writable: true,
+    configurable: true,
+  });
+}

@@ -1,0 +1,275 @@
+/**
+ * The real {@linkcode Spawner}, over `Deno.Command`: the only file in tend
+ * that starts processes or sends them signals.
+ *
+ * Each child is started with `detached: true`, which makes it the leader
+ * of a new session and so of a new process group whose id is its pid.
+ * Signals go to the whole group (`kill(-pgid, sig)`), so a shell's
+ * children, a server's workers and anything else the child started get
+ * them too.
+ *
+ * @module
+ */
+
+import {
+  type Child,
+  type ChildEvents,
+  type OutputHandler,
+  type Spawner,
+  SpawnError,
+  type SpawnRequest,
+} from "../core/ports.ts";
+import type { SignalName } from "../core/signals.ts";
+import type { ExitStatus } from "../core/spec.ts";
+import { GroupWatcher } from "./groups.ts";
+
+/** Tuning for {@linkcode DenoSpawner}. */
+export interface DenoSpawnerOptions {
+  /**
+   * Milliseconds to wait, after the leader exits, for its output to reach
+   * end of file before reporting the exit anyway (something it started
+   * outside its group may hold the pipes). Time spent waiting for the log
+   * to take output (back-pressure) does not count. @default 250
+   */
+  drainGrace?: number;
+  /**
+   * The longest wait, in milliseconds, for a dead leader's output to be
+   * read, back-pressure included, before its exit is reported anyway; its
+   * output still goes on to the log after that. @default 10000
+   */
+  drainLimit?: number;
+  /** Milliseconds between checks of groups whose leader has exited. @default 20 */
+  pollInterval?: number;
+  /**
+   * Largest buffer an output stream is read into. Each stream starts with
+   * 4 KiB and doubles its buffer whenever a read fills it, so an idle
+   * child costs little and a flooding one reads in big chunks. @default 65536
+   */
+  readSize?: number;
+}
+
+/**
+ * Starts children with `Deno.Command`, each the leader of its own process
+ * group, stdin from `/dev/null`, stdout and stderr piped.
+ *
+ * @example
+ * ```ts ignore
+ * import { DenoSpawner } from "./deno_spawner.ts";
+ * const spawner = new DenoSpawner();
+ * const child = spawner.spawn({ argv: ["sleep", "10"] }, events);
+ * child.signal("SIGTERM");
+ * ```
+ */
+export class DenoSpawner implements Spawner {
+  #drainGrace: number;
+  #drainLimit: number;
+  #readSize: number;
+  #groups: GroupWatcher;
+  // Output streams still being read, with whether each waits on the log.
+  #pumps = new Set<Pump>();
+
+  /** Builds a spawner. */
+  constructor(options: DenoSpawnerOptions = {}) {
+    this.#drainGrace = options.drainGrace ?? 250;
+    this.#drainLimit = options.drainLimit ?? 10_000;
+    this.#readSize = options.readSize ?? 65536;
+    this.#groups = new GroupWatcher(options.pollInterval ?? 20);
+  }
+
+  /**
+   * Starts `request`; see {@linkcode Spawner.spawn}.
+   *
+   * @throws {SpawnError} with the OS's reason when the process cannot start
+   */
+  spawn(request: SpawnRequest, events: ChildEvents): Child {
+    const [program, ...args] = request.argv;
+    if (program === undefined || program === "") {
+      throw new SpawnError("Cannot start a process: its argv is empty");
+    }
+    let proc: Deno.ChildProcess;
+    try {
+      proc = new Deno.Command(program, {
+        args,
+        cwd: request.cwd,
+        env: request.env,
+        clearEnv: request.clearEnv,
+        uid: request.uid,
+        gid: request.gid,
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+        detached: true,
+      }).spawn();
+    } catch (error) {
+      // Deno's message already names the program and the OS's reason, e.g.
+      // "Failed to spawn 'x': No such file or directory (os error 2)".
+      throw new SpawnError(error instanceof Error ? error.message : String(error), {
+        cause: error,
+      });
+    }
+    const child = new DenoChild(proc.pid, this.#groups);
+    const pumps = [
+      this.#pump(proc.stdout, events.stdout),
+      this.#pump(proc.stderr, events.stderr),
+    ];
+    proc.status.then(async (s) => {
+      child.reaped = true;
+      const status: ExitStatus = s.signal === null
+        ? { code: s.code, signal: null }
+        : { code: null, signal: s.signal as SignalName };
+      const groupAlive = await this.#groups.alive(proc.pid);
+      // Report the exit after the last of its output, unless members of its
+      // group live on (they may hold the pipes) or something else keeps the
+      // pipes open past a short grace.
+      if (!groupAlive) {
+        // Nothing is left to signal, and the group id may soon be reused.
+        child.gone = true;
+        await this.#drain(pumps);
+      }
+      events.exit(status, groupAlive);
+    });
+    return child;
+  }
+
+  /**
+   * Resolves once every output stream has been read to its end, or after
+   * `ms` milliseconds, whichever comes first. tend calls it before it
+   * exits, so the last output of its children reaches the log.
+   */
+  async idle(ms: number): Promise<void> {
+    const deadline = performance.now() + ms;
+    while (this.#pumps.size > 0) {
+      const left = deadline - performance.now();
+      if (left <= 0) break;
+      await settleWithin(Promise.all([...this.#pumps].map((p) => p.done)), left);
+    }
+    // Streams something else still holds open: hand on their partial lines,
+    // and do not wait for them again.
+    for (const pump of this.#pumps) pump.out.end();
+    this.#pumps.clear();
+  }
+
+  #pump(stream: ReadableStream<Uint8Array<ArrayBuffer>>, out: OutputHandler): Pump {
+    const pump: Pump = {
+      done: Promise.resolve(),
+      blocked: false,
+      finished: false,
+      out,
+    };
+    pump.done = readAll(stream, out, this.#readSize, pump).finally(() => {
+      pump.finished = true;
+      this.#pumps.delete(pump);
+    });
+    this.#pumps.add(pump);
+    return pump;
+  }
+
+  // Waits for a dead leader's output to be read to its end. The grace runs
+  // only while the streams are not held back by the log, so a slow log
+  // delays the exit report instead of splitting it from its output; the
+  // limit bounds the wait all the same. If the wait ends first, a stream
+  // waiting on a read (something outside the group holds the pipe) has its
+  // partial line handed on now, before the exit is reported; one the log
+  // holds back is left alone, to end in its own time.
+  async #drain(pumps: Pump[]): Promise<void> {
+    const done = Promise.all(pumps.map((p) => p.done));
+    const limit = performance.now() + this.#drainLimit;
+    let grace = this.#drainGrace;
+    while (grace > 0 && performance.now() < limit) {
+      const from = performance.now();
+      if (await settleWithin(done, Math.min(grace, DRAIN_STEP))) return;
+      if (!pumps.some((p) => p.blocked)) grace -= performance.now() - from;
+    }
+    for (const pump of pumps) {
+      if (pump.finished || pump.blocked) continue;
+      pump.out.end();
+      // Reading goes on, but tend does not wait for it on its way out.
+      this.#pumps.delete(pump);
+    }
+  }
+}
+
+// How often a drain wait looks at whether the log holds the streams back.
+const DRAIN_STEP = 25;
+
+// One output stream being read.
+interface Pump {
+  done: Promise<void>;
+  // Whether it waits for the log to take what it read (back-pressure).
+  blocked: boolean;
+  // Whether it reached end of file (or a read error).
+  finished: boolean;
+  out: OutputHandler;
+}
+
+class DenoChild implements Child {
+  readonly pid: number;
+  /** See {@linkcode Child.reaped}. */
+  reaped = false;
+  // The leader exited and its group was found empty: signals would go to
+  // nobody, or to a new group that reused the id.
+  gone = false;
+  #groups: GroupWatcher;
+
+  constructor(pid: number, groups: GroupWatcher) {
+    this.pid = pid;
+    this.#groups = groups;
+  }
+
+  signal(signal: SignalName): void {
+    if (this.gone) return;
+    try {
+      Deno.kill(-this.pid, signal);
+    } catch (error) {
+      // The group is gone already: nothing left to signal. Other errors
+      // (a member tend may not signal) are the monitor's to report.
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    }
+  }
+
+  watchGroup(onEmpty: () => void): () => void {
+    return this.#groups.watch(this.pid, onEmpty);
+  }
+}
+
+// Reads a stream into a handler, waiting whenever the handler asks it to
+// (back-pressure), and always ending the handler. The buffer is reused;
+// it starts small and doubles, up to `max`, whenever a read fills it.
+async function readAll(
+  stream: ReadableStream<Uint8Array<ArrayBuffer>>,
+  out: OutputHandler,
+  max: number,
+  pump: Pump,
+): Promise<void> {
+  const reader = stream.getReader({ mode: "byob" });
+  let buffer = new Uint8Array(Math.min(4096, max));
+  try {
+    while (true) {
+      const { value, done } = await reader.read(buffer);
+      if (done || value === undefined) break;
+      const wait = out.write(value);
+      if (wait) {
+        pump.blocked = true;
+        await wait;
+        pump.blocked = false;
+      }
+      buffer = value.length === value.buffer.byteLength && value.length < max
+        ? new Uint8Array(Math.min(value.length * 2, max))
+        : new Uint8Array(value.buffer);
+    }
+  } catch {
+    // A read error ends the stream like end of file does.
+  } finally {
+    out.end();
+    reader.releaseLock();
+  }
+}
+
+// Whether `promise` settled within `ms` milliseconds.
+function settleWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return Promise.race([
+    promise.then(() => true),
+    new Promise<boolean>((resolve) => timer = setTimeout(() => resolve(false), ms)),
+  ]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,116 @@
+/**
+ * The human text of events and status: what tend's log says about a
+ * process, and what a status report shows. Pure; the log, `tend status`
+ * and the dashboard share it.
+ *
+ * @module
+ */
+
+import { formatElapsed } from "../core/duration.ts";
+import type { MonitorEvent } from "../core/events.ts";
+import { describeExit } from "../core/exit.ts";
+import type { ProcessStatus } from "../core/monitor.ts";
+
+/** Severity of a record. */
+export type LogLevel = "info" | "warn" | "error";
+
+/** A record about one event: its level, its text and its structured fields. */
+export interface EventText {
+  /** How serious it is. */
+  level: LogLevel;
+  /** The message, without the process's tag. */
+  text: string;
+  /** Fields for JSON records, besides `event`. */
+  fields: Record<string, unknown>;
+}
+
+/**
+ * Describes an event for the log.
+ *
+ * @example
+ * ```ts
+ * import { describeEvent } from "./format.ts";
+ * describeEvent({ type: "restart-scheduled", name: "web", delay: 2 }).text;
+ * // "restarting in 2s"
+ * ```
+ */
+export function describeEvent(e: MonitorEvent): EventText {
+  switch (e.type) {
+    case "started":
+      return info(`started, pid ${e.pid}`);
+    case "spawn-failed":
+      return {
+        level: "error",
+        text: `cannot start: ${e.error}`,
+        fields: { error: e.error },
+      };
+    case "exited":
+      return {
+        level: e.status.code === 0 ? "info" : "warn",
+        text: `exited with ${describeExit(e.status)} after ${formatElapsed(e.runtime)}`,
+        fields: { code: e.status.code, signal: e.status.signal, runtime: e.runtime },
+      };
+    case "restart-scheduled":
+      return info(
+        e.delay === 0 ? "restarting now" : `restarting in ${formatElapsed(e.delay)}`,
+        { delay: e.delay },
+      );
+    case "not-restarting":
+      return info(`not restarting (${e.reason})`);
+    case "stop-signal":
+      return info(`stopping: sent ${e.signal} to its process group`, {
+        signal: e.signal,
+      });
+    case "leftovers":
+      return {
+        level: "warn",
+        text: `its process group outlived it: sent ${e.signal} to the group`,
+        fields: { signal: e.signal },
+      };
+    case "sigkill":
+      return {
+        level: "warn",
+        text: "still running after killTime: sent SIGKILL to its process group",
+        fields: { signal: "SIGKILL" },
+      };
+    case "abandoned":
+      return {
+        level: "error",
+        text: "its process group survived SIGKILL; no longer waiting for it",
+        fields: {},
+      };
+    case "signal-failed":
+      return {
+        level: "error",
+        text: `cannot send ${e.signal} to its process group: ${e.error}`,
+        fields: { signal: e.signal, error: e.error },
+      };
+  }
+}
+
+function info(text: string, fields: Record<string, unknown> = {}): EventText {
+  return { level: "info", text, fields };
+}
+
+/**
+ * Describes where a process is, in one line, for a status report:
+ * `RUNNING, pid 42, up 3m12s, 0 restarts`.
+ *
+ * @param s the process's status
+ * @param now the monitor clock's current time, in milliseconds
+ */
+export function describeStatus(s: ProcessStatus, now: number): string {
+  const parts: string[] = [s.state];
+  if (s.pid !== null) parts.push(`pid ${s.pid}`);
+  if (s.uptime !== null) parts.push(`up ${formatElapsed(s.uptime)}`);
+  if (s.nextStartAt !== null) {
+    parts.push(`starting in ${formatElapsed((s.nextStartAt - now) / 1000)}`);
+  }
+  if (s.killAt !== null) {
+    parts.push(`SIGKILL in ${formatElapsed((s.killAt - now) / 1000)}`);
+  }
+  parts.push(`${s.restarts} restart${s.restarts === 1 ? "" : "s"}`);
+  if (s.lastExit) parts.push(`last ${describeExit(s.lastExit)}`);
+  if (s.spawnError) parts.push(`cannot start: ${s.spawnError}`);
+  return parts.join(", ");
+}

@@ -1,0 +1,481 @@
+/**
+ * tend's log: child output and tend's own events as records, written as
+ * text lines or JSON lines to one destination.
+ *
+ * Every line a child prints passes through here, so this is the hot loop.
+ * Records are encoded straight into a byte buffer (no per-line objects or
+ * strings for valid UTF-8 in text mode) and the buffer is written once per
+ * turn of the event loop, however many lines it holds. While a write is in
+ * flight new records gather in a second buffer; when that one grows past
+ * a high-water mark, {@linkcode Logger.backpressure} hands readers a
+ * promise, so a flooding child is slowed down instead of growing memory.
+ *
+ * @module
+ */
+
+import type { MonitorEvent } from "../core/events.ts";
+import type { ProcessStatus } from "../core/monitor.ts";
+import type { OutputHandler, OutputStream } from "../core/ports.ts";
+import { describeEvent, describeStatus, type LogLevel } from "./format.ts";
+import { escapeUtf8, framedOutput, type LineSink } from "./framer.ts";
+
+export type { LogLevel } from "./format.ts";
+
+/** Where log bytes go: `Deno.stdout`, a file, or a test double. */
+export interface LogDestination {
+  /** Writes some of `p`, resolving with how many bytes were written. */
+  write(p: Uint8Array): Promise<number>;
+}
+
+/** The two record formats. */
+export type LogFormat = "text" | "json";
+
+/** How a {@linkcode Logger} writes. */
+export interface LoggerOptions {
+  /** Where records go. */
+  out: LogDestination;
+  /** Record format. @default "text" */
+  format?: LogFormat;
+  /** ANSI colours in text format. @default false */
+  color?: boolean;
+  /** Wall-clock milliseconds, for record times. @default Date.now */
+  now?: () => number;
+  /** Bytes waiting to be written beyond which readers are held back. @default 1 MiB */
+  highWater?: number;
+}
+
+const encoder = new TextEncoder();
+
+// ANSI colours for process tags, chosen to read on dark and light terminals.
+const PALETTE = [36, 33, 32, 35, 34, 96, 93, 92, 95, 94];
+const DIM = "\x1b[2m";
+const RESET = "\x1b[0m";
+const LEVEL_COLOR: Record<LogLevel, string> = {
+  info: "",
+  warn: "\x1b[33m",
+  error: "\x1b[31m",
+};
+
+/**
+ * Picks a process's colour from its name, so it keeps its colour across
+ * restarts, reloads and runs.
+ */
+export function colorOf(name: string): number {
+  let h = 2166136261;
+  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 16777619);
+  return PALETTE[(h >>> 0) % PALETTE.length]!;
+}
+
+/**
+ * Writes log records: children's lines (through {@linkcode Logger.lines})
+ * and tend's own events and messages.
+ *
+ * @example
+ * ```ts
+ * import { Logger } from "./log.ts";
+ * const logger = new Logger({ out: Deno.stdout, format: "json" });
+ * logger.log("info", "hello");
+ * await logger.flush();
+ * ```
+ */
+export class Logger {
+  /** The record format. */
+  readonly format: LogFormat;
+  /** Whether text records carry ANSI colours. */
+  readonly color: boolean;
+  #out: LogDestination;
+  #now: () => number;
+  #highWater: number;
+  #buf: Uint8Array<ArrayBuffer> = new Uint8Array(256 * 1024);
+  #len = 0;
+  #spare: Uint8Array<ArrayBuffer> | null = new Uint8Array(256 * 1024);
+  #writing: Promise<void> | null = null;
+  #scheduled = false;
+  #drained: (() => void)[] = [];
+  #pressure: Promise<void> | null = null;
+  #failed: unknown = null;
+  // Records of one turn share one time prefix; see stamp().
+  #turn = 0;
+  #stampTurn = -1;
+  #stamp = new Uint8Array(0);
+
+  /** Builds a logger writing to `options.out`. */
+  constructor(options: LoggerOptions) {
+    this.#out = options.out;
+    this.format = options.format ?? "text";
+    this.color = options.color ?? false;
+    this.#now = options.now ?? Date.now;
+    this.#highWater = options.highWater ?? 1024 * 1024;
+  }
+
+  /** Bytes waiting to be written. */
+  get pending(): number {
+    return this.#len;
+  }
+
+  /**
+   * The handler for the bytes one child writes to one stream: framed into
+   * lines, each a record, with this log's back-pressure handed back to the
+   * reader. With {@linkcode Logger.event} this makes the log a monitor's
+   * whole sink.
+   */
+  output(name: string, pid: number, stream: OutputStream): OutputHandler {
+    return framedOutput(this.lines(name, pid, stream), () => this.backpressure());
+  }
+
+  /** A sink for the lines one child writes to one stream. */
+  lines(name: string, pid: number, stream: OutputStream): LineSink {
+    return this.format === "json"
+      ? new JsonLines(this, name, pid, stream)
+      : new TextLines(this, this.#tag(name));
+  }
+
+  /**
+   * Returns a promise while the destination is congested (more than the
+   * high-water mark waits to be written), `undefined` otherwise; readers
+   * of child output wait for it before reading more.
+   */
+  backpressure(): Promise<void> | undefined {
+    if (this.#len < this.#highWater) return undefined;
+    return this.#pressure ??= new Promise<void>((resolve) =>
+      this.#drained.push(resolve)
+    )
+      .finally(() => this.#pressure = null);
+  }
+
+  /** Writes a record about one of tend's own events. */
+  event(event: MonitorEvent): void {
+    const { level, text, fields } = describeEvent(event);
+    const pid = "pid" in event ? event.pid : null;
+    this.#record(level, event.name, pid, text, { event: event.type, ...fields });
+  }
+
+  /**
+   * Writes one record per process describing where it is, for a status
+   * request (SIGUSR2).
+   *
+   * @param now the monitor clock's current time, in milliseconds
+   */
+  status(statuses: ProcessStatus[], now: number): void {
+    for (const s of statuses) {
+      this.#record(
+        s.state === "FATAL" ? "error" : "info",
+        s.name,
+        s.pid,
+        describeStatus(s, now),
+        {
+          event: "status",
+          state: s.state,
+          uptime: s.uptime,
+          restarts: s.restarts,
+          delay: s.delay,
+          code: s.lastExit?.code ?? null,
+          signal: s.lastExit?.signal ?? null,
+        },
+      );
+    }
+  }
+
+  /** Writes a record that concerns tend as a whole, not one process. */
+  log(level: LogLevel, message: string, extra: Record<string, unknown> = {}): void {
+    this.#record(level, null, null, message, extra);
+  }
+
+  /** Resolves once everything logged so far is written. */
+  async flush(): Promise<void> {
+    while (this.#len > 0 || this.#writing) {
+      if (!this.#writing) this.#startWrite();
+      await this.#writing;
+    }
+  }
+
+  #record(
+    level: LogLevel,
+    name: string | null,
+    pid: number | null,
+    text: string,
+    extra: Record<string, unknown>,
+  ): void {
+    if (this.format === "json") {
+      const record = {
+        time: new Date(this.#now()).toISOString(),
+        level,
+        process: name,
+        stream: "tend",
+        pid,
+        message: name === null ? text : `[${name}] ${text}`,
+        ...extra,
+      };
+      this.#appendString(JSON.stringify(record) + "\n");
+      return;
+    }
+    const tag = name === null ? "tend" : `[${name}] tend:`;
+    // One record per line, always: a stack trace or an OS message with line
+    // breaks must not pass for several records, or for a child's output.
+    const body = `${tag} ${text.replace(/\r?\n|\r/g, "\\n")}`;
+    const line = this.color
+      ? `${DIM}${this.#timeText()}${RESET} ${
+        LEVEL_COLOR[level] || DIM
+      }${body}${RESET}\n`
+      : `${this.#timeText()} ${body}\n`;
+    this.#appendString(line);
+  }
+
+  #tag(name: string): Uint8Array {
+    return encoder.encode(
+      this.color ? `\x1b[${colorOf(name)}m[${name}]${RESET} ` : `[${name}] `,
+    );
+  }
+
+  #timeText(now: number = this.#now()): string {
+    const d = new Date(now);
+    const p = (n: number, w = 2) => String(n).padStart(w, "0");
+    return `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${
+      p(d.getMilliseconds(), 3)
+    }`;
+  }
+
+  /**
+   * The time prefix as bytes (text: `HH:MM:SS.mmm `; JSON: ISO 8601).
+   * It is read once per turn of the event loop, not once per line: the
+   * lines of one chunk arrived together.
+   */
+  stamp(): Uint8Array {
+    if (this.#stampTurn !== this.#turn) {
+      this.#stampTurn = this.#turn;
+      const now = this.#now();
+      const text = this.format === "json"
+        ? new Date(now).toISOString()
+        : this.color
+        ? `${DIM}${this.#timeText(now)}${RESET} `
+        : `${this.#timeText(now)} `;
+      this.#stamp = encoder.encode(text);
+    }
+    return this.#stamp;
+  }
+
+  /** Counts turns of the event loop that produced records. */
+  get turn(): number {
+    return this.#turn;
+  }
+
+  /** Makes room for `n` more bytes and returns the buffer; see {@linkcode commit}. */
+  reserve(n: number): Uint8Array {
+    const need = this.#len + n;
+    if (need > this.#buf.length) {
+      let size = this.#buf.length * 2;
+      while (size < need) size *= 2;
+      const bigger = new Uint8Array(size);
+      bigger.set(this.#buf.subarray(0, this.#len));
+      this.#buf = bigger;
+    }
+    return this.#buf;
+  }
+
+  /** The write position in the buffer returned by {@linkcode reserve}. */
+  get length(): number {
+    return this.#len;
+  }
+
+  /** Marks bytes up to `end` as written into the buffer, and schedules a flush. */
+  commit(end: number): void {
+    this.#len = end;
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      // The turn ends here, so the next record gets a fresh time stamp even
+      // while a slow write is in flight. One write per turn at most: while
+      // one is in flight, its end starts the next.
+      queueMicrotask(() => {
+        this.#scheduled = false;
+        this.#turn++;
+        if (!this.#writing) this.#startWrite();
+      });
+    }
+  }
+
+  #appendString(text: string): void {
+    const buf = this.reserve(text.length * 3);
+    const { written } = encoder.encodeInto(text, buf.subarray(this.#len));
+    this.commit(this.#len + written);
+  }
+
+  #startWrite(): void {
+    if (this.#len === 0) return;
+    const data = this.#buf.subarray(0, this.#len);
+    // Swap buffers: records keep gathering while this one is written.
+    this.#buf = this.#spare ?? new Uint8Array(Math.max(256 * 1024, this.#len));
+    this.#spare = null;
+    this.#len = 0;
+    this.#writing = this.#writeAll(data).finally(() => {
+      this.#spare = data.buffer.byteLength <= 4 * 1024 * 1024
+        ? new Uint8Array(data.buffer as ArrayBuffer)
+        : null;
+      this.#writing = null;
+      if (this.#len < this.#highWater) {
+        const waiting = this.#drained;
+        this.#drained = [];
+        for (const resolve of waiting) resolve();
+      }
+      if (this.#len > 0) this.#startWrite();
+    });
+  }
+
+  async #writeAll(data: Uint8Array): Promise<void> {
+    if (this.#failed !== null) return;
+    try {
+      let off = 0;
+      while (off < data.length) off += await this.#out.write(data.subarray(off));
+    } catch (error) {
+      // The destination is gone (a closed pipe, say). Keep supervising;
+      // dropping logs beats blocking every child forever.
+      this.#failed = error;
+    }
+  }
+}
+
+const CLOSE_JSON = encoder.encode('"}\n');
+const OPEN_JSON = encoder.encode('{"time":"');
+
+// Text records: `HH:MM:SS.mmm [name] line\n`.
+class TextLines implements LineSink {
+  #log: Logger;
+  #tag: Uint8Array;
+  // The time stamp and the tag together, rebuilt once per turn.
+  #prefix: Uint8Array = new Uint8Array(0);
+  #prefixTurn = -1;
+
+  constructor(log: Logger, tag: Uint8Array) {
+    this.#log = log;
+    this.#tag = tag;
+  }
+
+  line(bytes: Uint8Array, start: number, end: number, valid: boolean): void {
+    const log = this.#log;
+    if (this.#prefixTurn !== log.turn) this.#rebuildPrefix();
+    const prefix = this.#prefix;
+    const body = valid ? bytes.subarray(start, end) : escapeUtf8(bytes, start, end);
+    const buf = log.reserve(prefix.length + body.length + 1);
+    let pos = log.length;
+    buf.set(prefix, pos);
+    pos += prefix.length;
+    buf.set(body, pos);
+    pos += body.length;
+    buf[pos++] = 0x0a;
+    log.commit(pos);
+  }
+
+  // Many valid lines at once. The whole span is copied into the log buffer
+  // in one go, placed far enough along that each line can then be moved
+  // down into place (copyWithin) behind its prefix: no per-line objects.
+  lines(bytes: Uint8Array, starts: Int32Array, ends: Int32Array, count: number): void {
+    const log = this.#log;
+    if (this.#prefixTurn !== log.turn) this.#rebuildPrefix();
+    const prefix = this.#prefix;
+    const step = prefix.length + 1;
+    const first = starts[0]!;
+    const span = ends[count - 1]! - first;
+    const buf = log.reserve(count * step + span);
+    let out = log.length;
+    // Line i's output ends before line i+1's bytes begin: sum(prefix + len
+    // + 1) up to i is at most count * step + (starts[i + 1] - first).
+    const base = out + count * step - first;
+    buf.set(bytes.subarray(first, first + span), base + first);
+    for (let i = 0; i < count; i++) {
+      buf.set(prefix, out);
+      out += prefix.length;
+      const from = base + starts[i]!;
+      const to = base + ends[i]!;
+      buf.copyWithin(out, from, to);
+      out += to - from;
+      buf[out++] = 0x0a;
+    }
+    log.commit(out);
+  }
+
+  #rebuildPrefix(): void {
+    const stamp = this.#log.stamp();
+    this.#prefixTurn = this.#log.turn;
+    const prefix = new Uint8Array(stamp.length + this.#tag.length);
+    prefix.set(stamp);
+    prefix.set(this.#tag, stamp.length);
+    this.#prefix = prefix;
+  }
+}
+
+// JSON records: the fixed fields are encoded once per child and stream;
+// each line adds only its time and its escaped text.
+class JsonLines implements LineSink {
+  #log: Logger;
+  #middle: Uint8Array;
+
+  constructor(log: Logger, name: string, pid: number, stream: OutputStream) {
+    this.#log = log;
+    const head = JSON.stringify({
+      level: "info",
+      process: name,
+      stream,
+      pid,
+      message: "",
+    });
+    // `","level":...,"message":"[name] ` — the record without time and text.
+    this.#middle = encoder.encode(
+      `",${head.slice(1, -2)}${JSON.stringify(`[${name}] `).slice(1, -1)}`,
+    );
+  }
+
+  line(bytes: Uint8Array, start: number, end: number, valid: boolean): void {
+    const log = this.#log;
+    const stamp = log.stamp();
+    const body = valid ? bytes.subarray(start, end) : escapeUtf8(bytes, start, end);
+    // A JSON escape is at most 6 bytes (\u001f) per input byte.
+    const buf = log.reserve(
+      OPEN_JSON.length + stamp.length + this.#middle.length + body.length * 6 +
+        CLOSE_JSON.length,
+    );
+    let pos = log.length;
+    buf.set(OPEN_JSON, pos);
+    pos += OPEN_JSON.length;
+    buf.set(stamp, pos);
+    pos += stamp.length;
+    buf.set(this.#middle, pos);
+    pos += this.#middle.length;
+    pos = jsonEscapeInto(body, buf, pos);
+    buf.set(CLOSE_JSON, pos);
+    log.commit(pos + CLOSE_JSON.length);
+  }
+}
+
+const HEX = encoder.encode("0123456789abcdef");
+
+// Copies valid UTF-8 into `out` as the inside of a JSON string: `"`, `\`
+// and control characters escaped, everything else (UTF-8 included) as is.
+function jsonEscapeInto(src: Uint8Array, out: Uint8Array, pos: number): number {
+  let from = 0;
+  for (let i = 0; i < src.length; i++) {
+    const b = src[i]!;
+    if (b >= 0x20 && b !== 0x22 && b !== 0x5c) continue;
+    if (i > from) {
+      out.set(src.subarray(from, i), pos);
+      pos += i - from;
+    }
+    from = i + 1;
+    out[pos++] = 0x5c; // backslash
+    if (b === 0x22 || b === 0x5c) out[pos++] = b;
+    else if (b === 0x0a) out[pos++] = 0x6e; // \n
+    else if (b === 0x09) out[pos++] = 0x74; // \t
+    else if (b === 0x0d) out[pos++] = 0x72; // \r
+    else {
+      out[pos++] = 0x75; // \u00XX
+      out[pos++] = 0x30;
+      out[pos++] = 0x30;
+      out[pos++] = HEX[b >> 4]!;
+      out[pos++] = HEX[b & 15]!;
+    }
+  }
+  if (from === 0) {
+    out.set(src, pos);
+    return pos + src.length;
+  }
+  out.set(src.subarray(from), pos);
+  return pos + src.length - from;
+}

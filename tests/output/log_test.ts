@@ -1,0 +1,434 @@
+/**
+ * The log: text and JSON records, colours, batching and back-pressure, and
+ * fairness between flooding children. Nothing here depends on speed.
+ */
+
+import assert from "node:assert/strict";
+import { ProcessMonitor } from "../../lib/core/monitor.ts";
+import { systemClock } from "../../lib/os/clock.ts";
+import { DenoSpawner } from "../../lib/os/deno_spawner.ts";
+import { LineFramer } from "../../lib/output/framer.ts";
+import { colorOf, type LogDestination, Logger } from "../../lib/output/log.ts";
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+/** A destination that keeps everything written to it. */
+class Collect implements LogDestination {
+  chunks: Uint8Array[] = [];
+  writes = 0;
+  write(p: Uint8Array): Promise<number> {
+    this.chunks.push(p.slice());
+    this.writes++;
+    return Promise.resolve(p.length);
+  }
+  get text(): string {
+    return this.chunks.map((c) => dec.decode(c)).join("");
+  }
+  get lines(): string[] {
+    return this.text.split("\n").filter((l) => l !== "");
+  }
+}
+
+/** A destination whose writes finish only when the test says so. */
+class Gate implements LogDestination {
+  written: Uint8Array[] = [];
+  #pending: (() => void)[] = [];
+  write(p: Uint8Array): Promise<number> {
+    // Half of what is offered, to exercise partial writes.
+    const n = Math.max(1, Math.floor(p.length / 2));
+    this.written.push(p.slice(0, n));
+    return new Promise((resolve) => this.#pending.push(() => resolve(n)));
+  }
+  /** Lets every write in flight finish. */
+  release(): void {
+    const pending = this.#pending;
+    this.#pending = [];
+    for (const done of pending) done();
+  }
+  get waiting(): number {
+    return this.#pending.length;
+  }
+}
+
+const at = Date.UTC(2026, 10, 25, 12, 34, 56, 789);
+const fixed = () => at;
+
+function feed(
+  logger: Logger,
+  name: string,
+  pid: number,
+  text: string | Uint8Array,
+): void {
+  const framer = new LineFramer(logger.lines(name, pid, "stdout"));
+  framer.push(typeof text === "string" ? enc.encode(text) : text);
+  framer.end();
+}
+
+Deno.test("text records hold `[name] line` verbatim after a time prefix", async () => {
+  const out = new Collect();
+  const logger = new Logger({ out, now: fixed });
+  feed(logger, "web", 42, "hello world!\nsecond line\n");
+  await logger.flush();
+  const time = new Date(at);
+  const hh = String(time.getHours()).padStart(2, "0");
+  assert.deepEqual(out.lines, [
+    `${hh}:${String(time.getMinutes()).padStart(2, "0")}:56.789 [web] hello world!`,
+    `${hh}:34:56.789 [web] second line`,
+  ]);
+});
+
+Deno.test("text records escape invalid UTF-8 and keep valid non-ASCII text", async () => {
+  const out = new Collect();
+  const logger = new Logger({ out, now: fixed });
+  feed(logger, "web", 42, new Uint8Array([0xff, ...enc.encode("héllo\n")]));
+  await logger.flush();
+  assert.match(out.lines[0]!, / \[web\] \\xffhéllo$/);
+});
+
+Deno.test("JSON records carry time, level, process, stream, pid and message", async () => {
+  const out = new Collect();
+  const logger = new Logger({ out, format: "json", now: fixed });
+  const framer = new LineFramer(logger.lines("web", 42, "stderr"));
+  framer.push(enc.encode('say "hi"\\ \t\x01\n'));
+  framer.push(new Uint8Array([0x61, 0xfe, 0x0a]));
+  logger.event({ type: "started", name: "web", pid: 42 });
+  logger.log("warn", "reloading");
+  await logger.flush();
+  const records = out.lines.map((l) => JSON.parse(l));
+  assert.deepEqual(records[0], {
+    time: "2026-11-25T12:34:56.789Z",
+    level: "info",
+    process: "web",
+    stream: "stderr",
+    pid: 42,
+    message: '[web] say "hi"\\ \t\x01',
+  });
+  assert.equal(records[1].message, "[web] a\\xfe");
+  assert.deepEqual(records[2], {
+    time: "2026-11-25T12:34:56.789Z",
+    level: "info",
+    process: "web",
+    stream: "tend",
+    pid: 42,
+    message: "[web] started, pid 42",
+    event: "started",
+  });
+  assert.deepEqual(records[3], {
+    time: "2026-11-25T12:34:56.789Z",
+    level: "warn",
+    process: null,
+    stream: "tend",
+    pid: null,
+    message: "reloading",
+  });
+});
+
+Deno.test("JSON output of every byte value parses back to the escaped text", async () => {
+  const out = new Collect();
+  const logger = new Logger({ out, format: "json", now: fixed });
+  const bytes = new Uint8Array(256).map((_, i) => i).filter((b) => b !== 0x0a);
+  feed(logger, "x", 1, bytes);
+  await logger.flush();
+  const message: string = JSON.parse(out.lines[0]!).message;
+  let want = "[x] ";
+  for (const b of bytes) {
+    want += b < 0x80 ? String.fromCharCode(b) : `\\x${b.toString(16)}`;
+  }
+  assert.equal(message, want);
+});
+
+Deno.test("tend's events read as sentences with their details", async () => {
+  const out = new Collect();
+  const logger = new Logger({ out, now: fixed });
+  logger.event({
+    type: "exited",
+    name: "web",
+    pid: 7,
+    status: { code: null, signal: "SIGKILL" },
+    runtime: 12.34,
+  });
+  logger.event({ type: "restart-scheduled", name: "web", delay: 4 });
+  logger.event({ type: "restart-scheduled", name: "web", delay: 0 });
+  logger.event({
+    type: "spawn-failed",
+    name: "db",
+    error: "No such file or directory",
+  });
+  logger.event({ type: "sigkill", name: "web", pid: 7 });
+  logger.event({
+    type: "signal-failed",
+    name: "web",
+    pid: 7,
+    signal: "SIGTERM",
+    error: "Operation not permitted (os error 1)",
+  });
+  await logger.flush();
+  assert.deepEqual(out.lines.map((l) => l.slice(13)), [
+    "[web] tend: exited with signal SIGKILL after 12.3s",
+    "[web] tend: restarting in 4s",
+    "[web] tend: restarting now",
+    "[db] tend: cannot start: No such file or directory",
+    "[web] tend: still running after killTime: sent SIGKILL to its process group",
+    "[web] tend: cannot send SIGTERM to its process group: Operation not permitted (os error 1)",
+  ]);
+});
+
+Deno.test("a message of tend's own with line breaks stays one text record", async () => {
+  const out = new Collect();
+  const logger = new Logger({ out, now: fixed });
+  logger.log("error", "internal failure: Error: boom\n    at f (x.ts:1:1)\r\n    at g");
+  logger.event({ type: "spawn-failed", name: "db", error: "first\nsecond" });
+  await logger.flush();
+  assert.deepEqual(out.lines.map((l) => l.slice(13)), [
+    "tend internal failure: Error: boom\\n    at f (x.ts:1:1)\\n    at g",
+    "[db] tend: cannot start: first\\nsecond",
+  ]);
+});
+
+Deno.test("with colour, each process's tag has its own stable colour", async () => {
+  const out = new Collect();
+  const logger = new Logger({ out, now: fixed, color: true });
+  feed(logger, "web", 1, "a\n");
+  feed(logger, "db", 2, "b\n");
+  await logger.flush();
+  assert.ok(out.text.includes(`\x1b[${colorOf("web")}m[web]\x1b[0m a`));
+  assert.ok(out.text.includes(`\x1b[${colorOf("db")}m[db]\x1b[0m b`));
+  assert.equal(colorOf("web"), colorOf("web"));
+  const colours = new Set(["web", "db", "worker", "cron", "api", "queue"].map(colorOf));
+  assert.ok(colours.size >= 4, "names spread over the palette");
+});
+
+Deno.test("without colour, no escape sequence is written", async () => {
+  const out = new Collect();
+  const logger = new Logger({ out, now: fixed });
+  feed(logger, "web", 1, "a\n");
+  logger.event({ type: "started", name: "web", pid: 1 });
+  await logger.flush();
+  assert.ok(!out.text.includes("\x1b"));
+});
+
+Deno.test("many records in one turn become one write", async () => {
+  const out = new Collect();
+  const logger = new Logger({ out, now: fixed });
+  feed(logger, "web", 1, "line\n".repeat(1000));
+  await logger.flush();
+  assert.equal(out.writes, 1);
+  assert.equal(out.lines.length, 1000);
+});
+
+Deno.test("a slow destination holds readers back instead of growing the buffer", async () => {
+  const gate = new Gate();
+  const logger = new Logger({ out: gate, now: fixed, highWater: 1000 });
+  const framer = new LineFramer(logger.lines("web", 1, "stdout"));
+  framer.push(enc.encode("x".repeat(99) + "\n"));
+  assert.equal(logger.backpressure(), undefined, "below the mark: no waiting");
+  await Promise.resolve(); // the first write starts and hangs on the gate
+  assert.equal(gate.waiting, 1);
+  for (let i = 0; i < 20; i++) framer.push(enc.encode("y".repeat(99) + "\n"));
+  const wait = logger.backpressure();
+  assert.ok(wait instanceof Promise, "above the mark: readers must wait");
+  let released = false;
+  wait.then(() => released = true);
+  await Promise.resolve();
+  assert.equal(released, false);
+  // Writing on drains the buffer; the waiters go once it is below the mark.
+  while (!released) {
+    gate.release();
+    await new Promise((r) => setTimeout(r, 0));
+  }
+  assert.ok(logger.pending < 1000);
+  const flushed = logger.flush();
+  while (gate.waiting > 0 || logger.pending > 0) {
+    gate.release();
+    await new Promise((r) => setTimeout(r, 0));
+  }
+  gate.release();
+  await flushed;
+  const all = dec.decode(new Uint8Array(gate.written.flatMap((c) => [...c])));
+  assert.equal(all.split("\n").filter((l) => l.includes("[web] y")).length, 20);
+});
+
+Deno.test("time stamps stay fresh while a slow write is in flight", async () => {
+  // Regression: the turn counter only moved when no write was in flight, so
+  // under a slow stdout every later record kept the first record's time.
+  const gate = new Gate();
+  let now = at;
+  const logger = new Logger({ out: gate, now: () => now });
+  const turn = () => new Promise((r) => setTimeout(r, 0));
+  feed(logger, "web", 1, "first\n");
+  await turn(); // the first write starts and hangs on the gate
+  assert.equal(gate.waiting, 1);
+  for (const step of [1, 2, 3]) {
+    now = at + step * 1000;
+    feed(logger, "web", 1, `later ${step}\n`);
+    logger.log("info", `event ${step}`);
+    await turn();
+  }
+  const flushed = logger.flush();
+  while (gate.waiting > 0) {
+    gate.release();
+    await turn();
+  }
+  await flushed;
+  const all = dec.decode(new Uint8Array(gate.written.flatMap((c) => [...c])));
+  const stamps = all.split("\n").filter((l) => l !== "").map((l) => l.slice(6, 12));
+  // HH:MM:SS.mmm: the seconds and milliseconds move with the clock.
+  assert.deepEqual(stamps, [
+    "56.789",
+    "57.789",
+    "57.789",
+    "58.789",
+    "58.789",
+    "59.789",
+    "59.789",
+  ]);
+});
+
+Deno.test("a destination that fails stops the log, not the logger's callers", async () => {
+  const logger = new Logger({
+    out: { write: () => Promise.reject(new Deno.errors.BrokenPipe("closed")) },
+    now: fixed,
+    highWater: 100,
+  });
+  for (let i = 0; i < 100; i++) feed(logger, "web", 1, "some output\n");
+  await logger.flush();
+  assert.equal(logger.pending, 0);
+  assert.equal(logger.backpressure(), undefined);
+});
+
+Deno.test(
+  "four flooding children all keep flowing and lose nothing, with bounded memory",
+  async () => {
+    const per = 20_000;
+    const names = ["a", "b", "c", "d"];
+    const firstAt = new Map<string, number>();
+    const lastAt = new Map<string, number>();
+    const counts = new Map<string, number>(names.map((n) => [n, 0]));
+    let seen = 0;
+    let partial = "";
+    let maxPending = 0;
+    const streamDecoder = new TextDecoder();
+    let bad = 0;
+    // A destination far slower than the children (at most 32 KiB a write,
+    // one turn of the event loop each), so the readers really meet
+    // back-pressure; what the test checks is order and bounds, not time.
+    const out: LogDestination = {
+      write(p) {
+        // Everything buffered while the last write was in flight comes at once.
+        maxPending = Math.max(maxPending, p.length);
+        p = p.subarray(0, 32 * 1024);
+        const text = partial + streamDecoder.decode(p, { stream: true });
+        const lines = text.split("\n");
+        partial = lines.pop()!;
+        for (const line of lines) {
+          const m = / \[(\w)\] (\w) (x+)$/.exec(line);
+          if (!m) continue;
+          const [, tag, name, pad] = m;
+          if (tag !== name || pad!.length !== 80) bad++;
+          if (!firstAt.has(name!)) firstAt.set(name!, seen);
+          lastAt.set(name!, seen);
+          counts.set(name!, counts.get(name!)! + 1);
+          seen++;
+        }
+        return new Promise((resolve) => setTimeout(() => resolve(p.length), 0));
+      },
+    };
+    const highWater = 64 * 1024;
+    const logger = new Logger({ out, highWater });
+    const pm = new ProcessMonitor({
+      spawner: new DenoSpawner(),
+      sink: logger,
+      clock: systemClock,
+      timing: { threshold: 0 },
+    });
+    const pad = "x".repeat(80);
+    for (const name of names) {
+      pm.addProcess(name, {
+        argv: ["sh", "-c", `yes "${name} ${pad}" | head -n ${per}`],
+        restart: "never",
+      });
+    }
+    const done = new Promise<void>((resolve) => {
+      const event = logger.event.bind(logger);
+      let exited = 0;
+      logger.event = (e) => {
+        event(e);
+        if (e.type === "exited" && ++exited === names.length) resolve();
+      };
+    });
+    pm.startService();
+    await done;
+    await pm.stopService();
+    await logger.flush();
+    assert.equal(bad, 0, "no line was split or mixed");
+    for (const name of names) assert.equal(counts.get(name), per, `lines of ${name}`);
+    // Fair: every child's first line came before any child's last line.
+    const firstLast = Math.min(...lastAt.values());
+    for (const name of names) {
+      assert.ok(
+        firstAt.get(name)! < firstLast,
+        `${name} started before anyone finished`,
+      );
+    }
+    // Bounded: at most one chunk per reader beyond the mark, expanded by the prefixes.
+    assert.ok(
+      maxPending <= highWater + names.length * 2 * 64 * 1024,
+      `pending peaked at ${maxPending}`,
+    );
+  },
+);
+
+Deno.test("a status request writes one record per process with its state", async () => {
+  const out = new Collect();
+  const logger = new Logger({ out, format: "json", now: fixed });
+  const base = {
+    restarts: 0,
+    lastExit: null,
+    spawnError: null,
+    delay: 1,
+    nextStartAt: null,
+    killAt: null,
+  };
+  logger.status([
+    { ...base, name: "web", state: "RUNNING", pid: 7, startedAt: 0, uptime: 61 },
+    {
+      ...base,
+      name: "job",
+      state: "BACKOFF",
+      pid: null,
+      startedAt: null,
+      uptime: null,
+      restarts: 3,
+      lastExit: { code: 2, signal: null },
+      delay: 8,
+      nextStartAt: 14_000,
+    },
+    {
+      ...base,
+      name: "gone",
+      state: "FATAL",
+      pid: null,
+      startedAt: null,
+      uptime: null,
+      spawnError: "No such file or directory (os error 2)",
+    },
+  ], 10_000);
+  await logger.flush();
+  const records = out.lines.map((l) => JSON.parse(l));
+  assert.deepEqual(records.map((r) => [r.level, r.event, r.state, r.message]), [
+    ["info", "status", "RUNNING", "[web] RUNNING, pid 7, up 1m1s, 0 restarts"],
+    [
+      "info",
+      "status",
+      "BACKOFF",
+      "[job] BACKOFF, starting in 4s, 3 restarts, last exit code 2",
+    ],
+    [
+      "error",
+      "status",
+      "FATAL",
+      "[gone] FATAL, 0 restarts, cannot start: No such file or directory (os error 2)",
+    ],
+  ]);
+});
