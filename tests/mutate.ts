@@ -139,8 +139,8 @@ export const MUTATIONS: readonly Mutation[] = [
   {
     name: "a process added to a stopped monitor starts at once",
     file: MONITOR,
-    find: "if (this.#running) this.#start(proc);\n  }",
-    replace: "this.#start(proc);\n  }",
+    find: "if (this.#running) this.#startSoon(proc);\n  }",
+    replace: "this.#startSoon(proc);\n  }",
   },
   {
     name: "a duplicate name is accepted",
@@ -223,6 +223,18 @@ export const MUTATIONS: readonly Mutation[] = [
     file: MONITOR,
     find: "if (delay === 0 && !macrotask) this.#clock.queueMicrotask(fire);\n    else ",
     replace: "",
+  },
+  {
+    name: "startService starts every process in one turn",
+    file: MONITOR,
+    find: "    if (this.#queue.length === 0 && !full) {",
+    replace: "    if (true) {",
+  },
+  {
+    name: "stopping a process sends no SIGCONT after the stop signal",
+    file: MONITOR,
+    find: "      if (stop) child.stop(signal);\n      else child.signal(signal);",
+    replace: "      child.signal(signal);",
   },
   {
     name: "a SIGKILL put off for a pending exit is never sent",

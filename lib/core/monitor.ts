@@ -192,6 +192,11 @@ const NOT_YET: OutputHandler = {
   end() {},
 };
 
+// At most this many starts, or this many milliseconds of them, in one turn
+// of the event loop (see #startSoon).
+const START_BATCH = 32;
+const START_BUDGET_MS = 20;
+
 // The shortest wait, in seconds, after SIGKILL before a group is abandoned,
 // so that killTime: 0 still gives the kernel time to end it.
 const ABANDON_MIN = 1;
@@ -218,6 +223,11 @@ export class ProcessMonitor implements Timing {
   #procs = new Map<string, Proc>();
   #running = false;
   #settled: (() => void)[] = [];
+  // Processes waiting for their turn to start (see #startSoon), the timer
+  // that gives them their turn, and the starts made in this turn so far.
+  #queue: Proc[] = [];
+  #queueTimer: TimerHandle | null = null;
+  #batch: { count: number; since: number } | null = null;
 
   /** Builds a stopped monitor with no processes. */
   constructor(options: MonitorOptions) {
@@ -347,7 +357,7 @@ export class ProcessMonitor implements Timing {
     };
     proc.delay = this.#resolve(proc).timing.minRestartDelay;
     this.#procs.set(name, proc);
-    if (this.#running) this.#start(proc);
+    if (this.#running) this.#startSoon(proc);
   }
 
   /**
@@ -426,7 +436,12 @@ export class ProcessMonitor implements Timing {
   startService(): void {
     if (this.#running) return;
     this.#running = true;
-    for (const proc of this.#live()) this.startProcess(proc.name);
+    for (const proc of this.#live()) {
+      const kind = proc.state.kind;
+      if (kind === "running" || kind === "stopping") continue;
+      this.#cancelBackoff(proc);
+      this.#startSoon(proc);
+    }
     // A stopService still waiting is over once nothing is stopping.
     this.#checkSettled();
   }
@@ -439,6 +454,9 @@ export class ProcessMonitor implements Timing {
    */
   stopService(): Promise<void> {
     this.#running = false;
+    this.#queue = [];
+    if (this.#queueTimer !== null) this.#clock.clearTimeout(this.#queueTimer);
+    this.#queueTimer = null;
     for (const proc of [...this.#procs.values()]) {
       if (proc.state.kind === "backoff") this.#cancelBackoff(proc);
       else if (proc.state.kind === "running") this.#stop(proc);
@@ -499,15 +517,17 @@ export class ProcessMonitor implements Timing {
     });
     const stopping = this.#stopping(proc, state, "bounce", null);
     proc.state = stopping;
-    this.#signal(proc, state.child, signal);
+    this.#signal(proc, state.child, signal, true);
     return stopping;
   }
 
-  // Signals a child's group; a refusal (a member tend may not signal) is
-  // reported, not thrown: the stop goes on, and ends in abandoning it.
-  #signal(proc: Proc, child: Child, signal: SignalName): void {
+  // Signals a child's group (asking it to stop, when `stop`); a refusal (a
+  // member tend may not signal) is reported, not thrown: the stop goes on,
+  // and ends in abandoning it.
+  #signal(proc: Proc, child: Child, signal: SignalName, stop = false): void {
     try {
-      child.signal(signal);
+      if (stop) child.stop(signal);
+      else child.signal(signal);
     } catch (error) {
       this.#sink.event({
         type: "signal-failed",
@@ -532,6 +552,42 @@ export class ProcessMonitor implements Timing {
       throw new UnknownProcessError(name);
     }
     return proc;
+  }
+
+  // Starts a process now, or, once this turn of the event loop has started
+  // START_BATCH processes or spent START_BUDGET_MS on it, queues it for a
+  // later turn: starting thousands of processes at once must not keep
+  // signals, exits and the log waiting until the last has started.
+  #startSoon(proc: Proc): void {
+    const now = this.#clock.now();
+    if (this.#batch === null) {
+      this.#batch = { count: 0, since: now };
+      // The batch is over when this turn is.
+      this.#clock.queueMicrotask(() => this.#batch = null);
+    }
+    const full = this.#batch.count >= START_BATCH ||
+      now - this.#batch.since >= START_BUDGET_MS;
+    if (this.#queue.length === 0 && !full) {
+      this.#batch.count++;
+      this.#start(proc);
+      return;
+    }
+    this.#queue.push(proc);
+    this.#queueTimer ??= this.#clock.setTimeout(() => this.#drainQueue(), 0);
+  }
+
+  // Gives the queued processes their turn, those still waiting to start.
+  #drainQueue(): void {
+    this.#queueTimer = null;
+    const queued = this.#queue;
+    this.#queue = [];
+    for (const proc of queued) {
+      if (!this.#running || this.#procs.get(proc.name) !== proc) continue;
+      const kind = proc.state.kind;
+      if (kind === "stopped" || kind === "exited" || kind === "fatal") {
+        this.#startSoon(proc);
+      }
+    }
   }
 
   // The process's spec with every default applied, under today's timing.
@@ -675,7 +731,7 @@ export class ProcessMonitor implements Timing {
       this.#sink.event({ type: "leftovers", name: proc.name, pid: child.pid, signal });
       const stopping = this.#stopping(proc, state, "exited", exit);
       proc.state = stopping;
-      this.#signal(proc, child, signal);
+      this.#signal(proc, child, signal, true);
       this.#watch(proc, stopping);
       return;
     }

@@ -77,6 +77,14 @@ export interface Child {
    */
   signal(signal: SignalName): void;
   /**
+   * Asks the group to stop: sends `signal` to every member, then SIGCONT
+   * (as systemd does), so that a member stopped with SIGSTOP can act on
+   * it. A group that is already gone is not an error.
+   *
+   * @throws {Error} when the OS refuses (a member tend may not signal)
+   */
+  stop(signal: SignalName): void;
+  /**
    * Calls `onEmpty` once when no live member of the group is left (zombies
    * do not count). Used after the leader exited.
    * Returns a function that cancels the watch.

@@ -202,6 +202,16 @@ interface Pump {
   out: OutputHandler;
 }
 
+// Stop signals after which SIGCONT would undo the stop or add nothing.
+const NO_CONTINUE: ReadonlySet<SignalName> = new Set([
+  "SIGKILL",
+  "SIGCONT",
+  "SIGSTOP",
+  "SIGTSTP",
+  "SIGTTIN",
+  "SIGTTOU",
+]);
+
 class DenoChild implements Child {
   readonly pid: number;
   /** See {@linkcode Child.reaped}. */
@@ -225,6 +235,11 @@ class DenoChild implements Child {
       // (a member tend may not signal) are the monitor's to report.
       if (!(error instanceof Deno.errors.NotFound)) throw error;
     }
+  }
+
+  stop(signal: SignalName): void {
+    this.signal(signal);
+    if (!NO_CONTINUE.has(signal)) this.signal("SIGCONT");
   }
 
   watchGroup(onEmpty: () => void): () => void {

@@ -35,8 +35,10 @@ export class FakeProcess implements Child {
   readonly pid: number;
   readonly request: SpawnRequest;
   readonly events: ChildEvents;
-  /** Every signal sent to the group, in order. */
+  /** Every signal sent to the group, in order (the SIGCONT after a stop aside). */
   readonly signals: string[] = [];
+  /** How many times the group was asked to stop, and so sent SIGCONT after. */
+  continued = 0;
   /** Seconds between a polite signal and the exit. */
   terminationDelay = 1;
   /** Members of the group other than the leader that are alive. */
@@ -101,6 +103,12 @@ export class FakeProcess implements Child {
         this.terminationDelay * 1000,
       );
     }
+  }
+
+  /** Records the stop signal like {@linkcode signal}; SIGCONT is counted in `continued`. */
+  stop(signal: SignalName): void {
+    this.signal(signal);
+    this.continued++;
   }
 
   watchGroup(onEmpty: () => void): () => void {

@@ -1098,3 +1098,54 @@ Deno.test("killAll while the monitor runs kills every group and restarts none", 
   assert.equal(reactor.spawnedProcesses.length, 2);
   assert.deepEqual(pm.status().map((s) => s.state), ["STOPPED", "STOPPED"]);
 });
+
+Deno.test("startService starts many processes in batches, letting the event loop turn between", async () => {
+  // Regression: 5,000 processes were all spawned before a signal could be
+  // handled; now at most 32 start per turn.
+  const { pm, reactor } = setUp();
+  for (let i = 0; i < 100; i++) pm.addProcess(`p${i}`, spec("p"));
+  pm.startService();
+  const counts = [reactor.spawnedProcesses.length];
+  // Each batch waits for a 0 ms timer; the fake clock makes one set inside
+  // a tick due 1 ms later.
+  for (const step of [0, 0.001, 0.001]) {
+    await reactor.advance(step);
+    counts.push(reactor.spawnedProcesses.length);
+  }
+  assert.deepEqual(counts, [32, 64, 96, 100]);
+  assert.ok(pm.status().every((s) => s.state === "RUNNING"));
+});
+
+Deno.test("stopService between batches starts none of the processes still waiting", async () => {
+  const { pm, reactor } = setUp();
+  for (let i = 0; i < 100; i++) pm.addProcess(`p${i}`, spec("p"));
+  pm.startService();
+  const stopped = pm.stopService();
+  assert.equal(reactor.clock.countTimers() >= 32, true);
+  await reactor.advance(pm.killTime);
+  await stopped;
+  assert.equal(reactor.spawnedProcesses.length, 32);
+  assert.ok(pm.status().every((s) => s.state === "STOPPED"));
+});
+
+Deno.test("processes added in bulk to a running monitor start in batches too, in order", async () => {
+  const { pm, reactor } = setUp();
+  pm.startService();
+  for (let i = 0; i < 40; i++) pm.addProcess(`p${i}`, spec(`p${i}`));
+  assert.equal(reactor.spawnedProcesses.length, 32);
+  pm.removeProcess("p35");
+  await reactor.advance(0);
+  assert.deepEqual(
+    reactor.spawnedProcesses.slice(32).map((p) => p.request.argv[0]),
+    ["p32", "p33", "p34", "p36", "p37", "p38", "p39"],
+  );
+});
+
+Deno.test("stopping a process asks its group to stop and then sends SIGCONT", () => {
+  const { pm, reactor } = setUp();
+  pm.addProcess("foo", spec("foo"));
+  pm.startService();
+  pm.stopProcess("foo");
+  assert.deepEqual(reactor.last.signals, ["SIGTERM"]);
+  assert.equal(reactor.last.continued, 1);
+});
