@@ -1,0 +1,74 @@
+/**
+ * libc through Deno's FFI, for what Deno has no API for (signal
+ * dispositions, waiting without reaping, child subreapers, datagram
+ * sockets). Every user goes through {@linkcode openLibc}, which answers
+ * `null` instead of throwing or prompting when FFI is not permitted or the
+ * platform is not one tend knows the struct layouts of (Linux on x86_64,
+ * with glibc).
+ *
+ * @module
+ */
+
+// Deno checks a scoped --allow-ffi=PATH against the path given to
+// Deno.dlopen as written (a bare "libc.so.6" would be taken relative to the
+// working directory, and symlinks are not followed), so with a scoped
+// permission the library is opened by that exact absolute path.
+const LIBC_PATHS = [
+  "/lib/x86_64-linux-gnu/libc.so.6", // Debian, Ubuntu
+  "/usr/lib/x86_64-linux-gnu/libc.so.6",
+  "/lib64/libc.so.6", // Fedora, RHEL, Arch (/usr/lib64 linked)
+  "/usr/lib64/libc.so.6",
+  "/usr/lib/libc.so.6",
+];
+
+/** Why libc cannot be had here, or `null` when it can. */
+export function libcUnavailable(): string | null {
+  if (Deno.build.os !== "linux") {
+    return `FFI layouts are Linux's; this is ${Deno.build.os}`;
+  }
+  if (Deno.build.arch !== "x86_64") {
+    return `FFI layouts are x86_64's; this is ${Deno.build.arch}`;
+  }
+  return libcPath() === undefined ? "needs --allow-ffi" : null;
+}
+
+function libcPath(): string | undefined {
+  // Ask without prompting: Deno.dlopen without the permission would prompt
+  // on a terminal.
+  const granted = (path?: string) =>
+    Deno.permissions.querySync(
+      path === undefined ? { name: "ffi" } : { name: "ffi", path },
+    )
+      .state === "granted";
+  if (granted()) return "libc.so.6";
+  return LIBC_PATHS.find((path) => granted(path));
+}
+
+/**
+ * Opens libc with `symbols`, or returns `null` when it cannot be had (see
+ * {@linkcode libcUnavailable}). The library stays open for the life of
+ * tend; opening it again is cheap (the loader counts references).
+ */
+export function openLibc<S extends Deno.ForeignLibraryInterface>(
+  symbols: S,
+): Deno.DynamicLibrary<S> | null {
+  if (libcUnavailable() !== null) return null;
+  try {
+    return Deno.dlopen(libcPath()!, symbols);
+  } catch {
+    return null;
+  }
+}
+
+/** A C string: `text` and a NUL. */
+export function cString(text: string): Uint8Array<ArrayBuffer> {
+  return new TextEncoder().encode(`${text}\0`);
+}
+
+/** The calling thread's `errno`, read through `__errno_location`. */
+export function errnoOf(
+  lib: Deno.DynamicLibrary<{ __errno_location: { parameters: []; result: "pointer" } }>,
+): number {
+  const p = lib.symbols.__errno_location();
+  return p === null ? 0 : new Deno.UnsafePointerView(p).getInt32(0);
+}
