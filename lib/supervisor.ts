@@ -16,7 +16,11 @@
 
 import { EventBus, type MonitorEvent } from "./core/events.ts";
 import { exitCodeOf } from "./core/exit.ts";
-import { ProcessMonitor, type ProcessStatus } from "./core/monitor.ts";
+import {
+  ProcessMonitor,
+  type ProcessStatus,
+  UnknownProcessError,
+} from "./core/monitor.ts";
 import type { Clock, Spawner } from "./core/ports.ts";
 import { planReload } from "./core/reload.ts";
 import type { SignalName } from "./core/signals.ts";
@@ -231,6 +235,96 @@ export class Supervisor {
     return this.monitor.status();
   }
 
+  /**
+   * A snapshot of one process's state.
+   *
+   * @throws {UnknownProcessError} if there is no such process
+   */
+  processStatus(name: string): ProcessStatus {
+    const status = this.monitor.status().find((s) => s.name === name);
+    if (status === undefined) throw new UnknownProcessError(name);
+    return status;
+  }
+
+  /**
+   * Starts processes by name (`tend start`): releases holds, brings
+   * back-offs forward, revives FATAL and EXITED ones. Every name is checked
+   * first: if one is unknown, nothing is done for any.
+   *
+   * @throws {UnknownProcessError} naming the first unknown name
+   */
+  startProcesses(names: readonly string[]): void {
+    for (const name of this.#known(names)) this.monitor.startProcess(name);
+  }
+
+  /**
+   * Stops processes by name and keeps them stopped (`tend stop`). Every
+   * name is checked first.
+   *
+   * @throws {UnknownProcessError} naming the first unknown name
+   */
+  stopProcesses(names: readonly string[]): void {
+    for (const name of this.#known(names)) this.monitor.holdProcess(name);
+  }
+
+  /**
+   * Restarts processes by name (`tend restart`): stop, then start at once.
+   * Every name is checked first.
+   *
+   * @throws {UnknownProcessError} naming the first unknown name
+   */
+  restartProcesses(names: readonly string[]): void {
+    for (const name of this.#known(names)) this.monitor.restartProcess(name);
+  }
+
+  /**
+   * Sends `signal` to each named process's group (`tend signal`). Every
+   * name is checked first; then each gets the signal if it has a child.
+   *
+   * @returns per name, `null` when sent, else why not (no child, the OS refused)
+   * @throws {UnknownProcessError} naming the first unknown name
+   */
+  signalProcesses(signal: SignalName, names: readonly string[]): (string | null)[] {
+    return this.#known(names).map((name) => {
+      try {
+        this.monitor.signalProcess(name, signal);
+        return null;
+      } catch (error) {
+        return error instanceof Error ? error.message : String(error);
+      }
+    });
+  }
+
+  /**
+   * Resolves with a process's status once `test` holds for it, checking
+   * at once and at each change; resolves with `null` after `timeoutMs`
+   * (clock milliseconds) if it never did.
+   *
+   * @throws {UnknownProcessError} if there is no such process
+   */
+  waitFor(
+    name: string,
+    test: (status: ProcessStatus) => boolean,
+    timeoutMs: number,
+  ): Promise<ProcessStatus | null> {
+    const now = this.processStatus(name);
+    if (test(now)) return Promise.resolve(now);
+    return new Promise((resolve) => {
+      const done = (status: ProcessStatus | null) => {
+        off();
+        this.#clock.clearTimeout(timer);
+        resolve(status);
+      };
+      const off = this.events.on((event) => {
+        if (event.type !== "state" || event.name !== name) return;
+        const status = this.monitor.status().find((s) => s.name === name);
+        if (status === undefined) done(null); // removed meanwhile
+        else if (test(status)) done(status);
+      });
+      const timer = this.#clock.setTimeout(() => done(null), timeoutMs);
+    });
+  }
+
   /** Logs one status record per process (supervisorctl's `status`, as a signal). */
   reportStatus(): void {
     this.#log.status(this.monitor.status(), this.#clock.now());
@@ -247,6 +341,14 @@ export class Supervisor {
     void this.monitor.stopService();
     this.kill();
     this.#finish(1);
+  }
+
+  // The names, once each is known to be a process's.
+  #known(names: readonly string[]): readonly string[] {
+    const known = new Set(this.monitor.status().map((s) => s.name));
+    const unknown = names.find((name) => !known.has(name));
+    if (unknown !== undefined) throw new UnknownProcessError(unknown);
+    return names;
   }
 
   async #reload(source: string): Promise<ReloadReport> {

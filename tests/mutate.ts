@@ -77,8 +77,8 @@ export const MUTATIONS: readonly Mutation[] = [
     name: "a cancelled back-off's timer is never cleared",
     file: MONITOR,
     find: "    if (state.timer !== null) this.#clock.clearTimeout(state.timer);\n" +
-      '    state.timer = null;\n    proc.state = { kind: "stopped" };',
-    replace: '    proc.state = { kind: "stopped" };',
+      '    state.timer = null;\n    this.#set(proc, { kind: "stopped" });',
+    replace: '    this.#set(proc, { kind: "stopped" });',
   },
   {
     name: "the kill timer is never cleared when the group is gone",
@@ -127,20 +127,22 @@ export const MUTATIONS: readonly Mutation[] = [
   {
     name: "stopProcess is not a bounce",
     file: MONITOR,
-    find: 'this.#running && then !== "halt"',
-    replace: 'this.#running && then !== "halt" && then !== "bounce"',
+    find: '!this.#running || then === "halt" || then === "hold"',
+    replace:
+      '!this.#running || then === "halt" || then === "hold" || then === "bounce"',
   },
   {
     name: "startProcess starts a running process again",
     file: MONITOR,
-    find: 'if (kind === "running" || kind === "stopping") return;',
-    replace: 'if (kind === "stopping") return;',
+    find:
+      'if (state.kind === "running" || state.kind === "stopping") {\n      this.#changed(proc);',
+    replace: 'if (state.kind === "stopping") {\n      this.#changed(proc);',
   },
   {
     name: "a process added to a stopped monitor starts at once",
     file: MONITOR,
-    find: "if (this.#running) this.#startSoon(proc);\n  }",
-    replace: "this.#startSoon(proc);\n  }",
+    find: "if (this.#running && !proc.held) this.#startSoon(proc);",
+    replace: "if (!proc.held) this.#startSoon(proc);",
   },
   {
     name: "a duplicate name is accepted",
@@ -182,8 +184,9 @@ export const MUTATIONS: readonly Mutation[] = [
     name: "a changed spec keeps the old back-off",
     file: MONITOR,
     find:
-      "    proc.spec = spec;\n    proc.delay = this.#resolve(proc).timing.minRestartDelay;",
-    replace: "    proc.spec = spec;",
+      "    const resolved = this.#resolve(proc);\n    proc.delay = resolved.timing.minRestartDelay;\n" +
+      "    proc.earlyDeaths = 0;",
+    replace: "    const resolved = this.#resolve(proc);\n    proc.earlyDeaths = 0;",
   },
   {
     name: "the first start counts as a restart",
@@ -194,8 +197,8 @@ export const MUTATIONS: readonly Mutation[] = [
   {
     name: "killAll leaves children to be restarted",
     file: MONITOR,
-    find: 'proc.state = this.#stopping(proc, state, "halt", null);',
-    replace: 'proc.state = this.#stopping(proc, state, "bounce", null);',
+    find: 'this.#set(proc, this.#stopping(proc, state, "halt", null));',
+    replace: 'this.#set(proc, this.#stopping(proc, state, "bounce", null));',
   },
   {
     name: "stopSignal is ignored",
@@ -235,6 +238,51 @@ export const MUTATIONS: readonly Mutation[] = [
     file: MONITOR,
     find: "      if (stop) child.stop(signal);\n      else child.signal(signal);",
     replace: "      child.signal(signal);",
+  },
+  {
+    name: "a held process is restarted after its stop",
+    file: MONITOR,
+    find: 'this.#running || then === "halt" || then === "hold"',
+    replace: 'this.#running || then === "halt"',
+  },
+  {
+    name: "startProcess leaves a hold in place",
+    file: MONITOR,
+    find:
+      "    const proc = this.#get(name);\n    proc.held = false;\n    proc.earlyDeaths = 0;\n" +
+      '    const state = proc.state;\n    if (state.kind === "stopping" && state.then',
+    replace: "    const proc = this.#get(name);\n    proc.earlyDeaths = 0;\n" +
+      '    const state = proc.state;\n    if (state.kind === "stopping" && state.then',
+  },
+  {
+    name: "startService starts processes with autostart: false",
+    file: MONITOR,
+    find: 'if (kind === "running" || kind === "stopping" || proc.held) continue;',
+    replace: 'if (kind === "running" || kind === "stopping") continue;',
+  },
+  {
+    name: "maxRestarts allows one restart more",
+    file: MONITOR,
+    find: "proc.earlyDeaths > spec.maxRestarts",
+    replace: "proc.earlyDeaths > spec.maxRestarts + 1",
+  },
+  {
+    name: "a healthy run does not reset the early deaths",
+    file: MONITOR,
+    find: "proc.earlyDeaths = healthy ? 0 : proc.earlyDeaths + 1;",
+    replace: "proc.earlyDeaths = healthy ? proc.earlyDeaths : proc.earlyDeaths + 1;",
+  },
+  {
+    name: "a bounce asked for counts as an early death",
+    file: MONITOR,
+    find: 'if (then === "exited") proc.earlyDeaths =',
+    replace: "proc.earlyDeaths =",
+  },
+  {
+    name: "a state event is sent even when nothing users see changed",
+    file: MONITOR,
+    find: "    if (told === proc.told) return;\n",
+    replace: "",
   },
   {
     name: "a SIGKILL put off for a pending exit is never sent",
@@ -292,6 +340,17 @@ async function survives(mutation: Mutation): Promise<boolean> {
 export async function survivors(
   report: (mutation: Mutation, survived: boolean) => void = () => {},
 ): Promise<string[]> {
+  // Every mutation must apply before any runs: a rule moved in the code
+  // needs its mutation moved too.
+  const stale: string[] = [];
+  for (const m of MUTATIONS) {
+    const source = await Deno.readTextFile(join(ROOT, m.file));
+    const count = source.split(m.find).length - 1;
+    if (count !== 1) {
+      stale.push(`"${m.name}": its text occurs ${count} times in ${m.file}`);
+    }
+  }
+  if (stale.length > 0) throw new Error(`Cannot apply mutations:\n${stale.join("\n")}`);
   const left = [...MUTATIONS];
   const found: string[] = [];
   const worker = async () => {

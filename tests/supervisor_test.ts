@@ -270,3 +270,68 @@ Deno.test("fail(): an internal failure kills every group, restarts nothing and e
   assert.equal(reactor.spawnedProcesses.length, 1);
   assert.match((await records()).join("\n"), /tend internal failure: Error: boom/);
 });
+
+Deno.test("stopProcesses holds, startProcesses releases, restartProcesses bounces; each by name", async () => {
+  const { reactor, supervisor } = setUp({ a: { argv: ["a"] }, b: { argv: ["b"] } });
+  supervisor.start();
+  const pidOf = (name: string) => supervisor.processStatus(name).pid;
+  const firstB = pidOf("b");
+  supervisor.stopProcesses(["a"]);
+  const stopped = supervisor.waitFor("a", (s) => s.state === "STOPPED", 10_000);
+  await reactor.advance(1);
+  assert.equal((await stopped)?.held, true);
+  await reactor.advance(100);
+  assert.equal(supervisor.processStatus("a").state, "STOPPED");
+  supervisor.startProcesses(["a"]);
+  assert.equal(supervisor.processStatus("a").state, "RUNNING");
+  supervisor.restartProcesses(["b"]);
+  await reactor.advance(1);
+  assert.notEqual(pidOf("b"), firstB);
+  assert.equal(supervisor.processStatus("b").state, "RUNNING");
+});
+
+Deno.test("an unknown name among several changes nothing for any of them", () => {
+  const { reactor, supervisor } = setUp({ a: { argv: ["a"] } });
+  supervisor.start();
+  assert.throws(() => supervisor.stopProcesses(["a", "nope"]), {
+    name: "UnknownProcessError",
+    message: 'Cannot find process "nope": no process has that name',
+  });
+  assert.deepEqual(reactor.last.signals, []);
+  assert.throws(() => supervisor.signalProcesses("SIGUSR1", ["nope", "a"]), RangeError);
+  assert.deepEqual(reactor.last.signals, []);
+});
+
+Deno.test("signalProcesses reports, per name, a process with no child to signal", () => {
+  const { reactor, supervisor } = setUp({
+    a: { argv: ["a"] },
+    b: { argv: ["b"], autostart: false },
+  });
+  supervisor.start();
+  assert.deepEqual(supervisor.signalProcesses("SIGHUP", ["a", "b"]), [
+    null,
+    'Cannot signal process "b": it is STOPPED, with no process to signal',
+  ]);
+  assert.deepEqual(reactor.last.signals, ["SIGHUP"]);
+});
+
+Deno.test("waitFor gives up with null after its timeout", async () => {
+  const { reactor, supervisor } = setUp({ a: { argv: ["a"] } });
+  supervisor.start();
+  reactor.last.ignoreTerm = true;
+  const wait = supervisor.waitFor("a", (s) => s.state === "EXITED", 3000);
+  await reactor.advance(3);
+  assert.equal(await wait, null);
+});
+
+Deno.test("a held process keeps tend running when everything else has finished", async () => {
+  const { reactor, supervisor } = setUp({
+    job: { argv: ["job"], restart: "never" },
+    web: { argv: ["web"] },
+  });
+  supervisor.start();
+  supervisor.stopProcesses(["web"]);
+  await reactor.advance(1);
+  reactor.spawnedProcesses[0]!.processEnded({ code: 0, signal: null });
+  assert.equal(await settled(reactor, supervisor.exit), "pending");
+});

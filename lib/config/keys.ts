@@ -13,6 +13,7 @@ import { TIMING_KEYS } from "../core/spec.ts";
 import {
   readArgv,
   readBoolean,
+  readCount,
   readCwd,
   readDuration,
   readEnv,
@@ -164,6 +165,30 @@ export const PROCESS_ROWS: readonly ProcessKeyRow[] = [
     {
       label: "restart",
       text: (spec, given) => given.restart ?? `${spec.restart} (default)`,
+    },
+  ),
+  own(
+    "autostart",
+    ["start", "enabled"],
+    "false: defined, but started only by tend start NAME",
+    readBoolean,
+    {
+      label: "autostart",
+      text: (spec, given) =>
+        given.autostart === undefined
+          ? `${spec.autostart} (default)`
+          : String(spec.autostart),
+    },
+  ),
+  own(
+    "maxRestarts",
+    ["startretries", "restartlimit", "maxretries"],
+    "restarts in a row after early deaths before it gives up (FATAL); unlimited by default",
+    readCount,
+    {
+      label: "maxRestarts",
+      text: (spec) =>
+        spec.maxRestarts === null ? "unlimited (default)" : String(spec.maxRestarts),
     },
   ),
   own(

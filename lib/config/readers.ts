@@ -142,6 +142,16 @@ export function readId(c: Checker, entry: Entry): number | undefined {
   return undefined;
 }
 
+/** A count: a non-negative integer. */
+export function readCount(c: Checker, entry: Entry): number | undefined {
+  const value = isScalar(entry.value) ? entry.value.value : undefined;
+  if (typeof value === "number" && Number.isSafeInteger(value) && value >= 0) {
+    return value;
+  }
+  c.report(entry.at, entry.path, "must be a whole number, 0 or more");
+  return undefined;
+}
+
 // Other tools' words for the policies, keyed by squashed spelling.
 const RESTART_ALIASES: Readonly<Record<string, string>> = {
   no: "never",

@@ -8,9 +8,21 @@
 
 import type { SignalName } from "./signals.ts";
 import type { ExitStatus } from "./spec.ts";
+import type { ProcessState } from "./states.ts";
 
-/** Something that happened to a process. */
+/**
+ * Something that happened to a process. `state` tells that what users see
+ * of it (its state, its hold) changed, for followers such as dashboards;
+ * the log shows the other events, which say why.
+ */
 export type MonitorEvent =
+  | {
+    type: "state";
+    name: string;
+    state: ProcessState;
+    held: boolean;
+    pid: number | null;
+  }
   | { type: "started"; name: string; pid: number }
   | { type: "spawn-failed"; name: string; error: string }
   | { type: "exited"; name: string; pid: number; status: ExitStatus; runtime: number }

@@ -77,8 +77,15 @@ export interface ProcessStatus {
   uptime: number | null;
   /** How many times it was started after the first time. */
   restarts: number;
+  /**
+   * Whether it is held: kept stopped until started by name (`tend stop`,
+   * or `autostart: false` until its first start).
+   */
+  held: boolean;
   /** How the last child ended. */
   lastExit: ExitStatus | null;
+  /** When the last child ended, in clock milliseconds. */
+  lastExitAt: number | null;
   /** Why the last start failed, if it did. */
   spawnError: string | null;
   /** The back-off delay the next early death will wait, in seconds. */
@@ -110,6 +117,21 @@ export class UnknownProcessError extends RangeError {
   }
 }
 
+/** A signal was asked for a process that has no child to receive it. */
+export class NotRunningError extends Error {
+  /** The process's name. */
+  readonly process: string;
+  /**
+   * @param name the process
+   * @param state its state now
+   */
+  constructor(name: string, state: ProcessState) {
+    super(`Cannot signal process "${name}": it is ${state}, with no process to signal`);
+    this.name = "NotRunningError";
+    this.process = name;
+  }
+}
+
 /** A process with that name exists already. */
 export class DuplicateProcessError extends RangeError {
   /** The name that is taken. */
@@ -128,7 +150,8 @@ export class DuplicateProcessError extends RangeError {
 type AfterStop =
   | "bounce" // a requested stop: restart per the timing rules if running
   | "exited" // it exited on its own: restart per its restart policy
-  | "replace" // its spec changed: start the new spec at once
+  | "replace" // its spec changed, or a restart was asked for: start at once
+  | "hold" // it was asked to stop (tend stop): keep it stopped
   | "halt" // killed on the way out (killAll): never restart
   | "remove"; // it was removed: forget it
 
@@ -179,7 +202,14 @@ interface Proc {
   // The back-off the next early death waits, always within the bounds.
   delay: number;
   starts: number;
+  // Early deaths in a row (reset by a healthy run or a start by name), for maxRestarts.
+  earlyDeaths: number;
+  // Kept stopped until started by name.
+  held: boolean;
+  // What the last `state` event said, so the same is not said twice.
+  told: string;
   lastExit: ExitStatus | null;
+  lastExitAt: number | null;
   spawnError: string | null;
 }
 
@@ -341,9 +371,16 @@ export class ProcessMonitor implements Timing {
       // to come, is reported as the last exit under this name.)
       existing.spec = spec;
       existing.starts = 0;
+      existing.earlyDeaths = 0;
       existing.spawnError = null;
       existing.delay = this.#resolve(existing).timing.minRestartDelay;
-      existing.state.then = this.#running ? "replace" : "bounce";
+      existing.held = !this.#resolve(existing).autostart;
+      existing.state.then = existing.held
+        ? "hold"
+        : this.#running
+        ? "replace"
+        : "bounce";
+      this.#changed(existing);
       return;
     }
     const proc: Proc = {
@@ -352,34 +389,51 @@ export class ProcessMonitor implements Timing {
       state: { kind: "stopped" },
       delay: 0,
       starts: 0,
+      earlyDeaths: 0,
+      held: false,
+      told: "",
       lastExit: null,
+      lastExitAt: null,
       spawnError: null,
     };
-    proc.delay = this.#resolve(proc).timing.minRestartDelay;
+    const resolved = this.#resolve(proc);
+    proc.delay = resolved.timing.minRestartDelay;
+    proc.held = !resolved.autostart;
     this.#procs.set(name, proc);
-    if (this.#running) this.#startSoon(proc);
+    this.#changed(proc);
+    if (this.#running && !proc.held) this.#startSoon(proc);
   }
 
   /**
-   * Replaces a process's spec. A live child is stopped and the new spec
-   * started as soon as it is gone. If the monitor is running, a process
-   * waiting to restart (or stopped for good) starts at once.
+   * Replaces a process's spec, as if it were added anew: a live child is
+   * stopped and the new spec started as soon as it is gone; if the monitor
+   * is running, a process waiting to restart (or stopped for good, or
+   * given up) starts at once. A hold is dropped, unless the new spec has
+   * `autostart: false`.
    *
    * @throws {UnknownProcessError} if there is no such process
    */
   updateProcess(name: string, spec: ProcessSpec): void {
     const proc = this.#get(name);
     proc.spec = spec;
-    proc.delay = this.#resolve(proc).timing.minRestartDelay;
+    const resolved = this.#resolve(proc);
+    proc.delay = resolved.timing.minRestartDelay;
+    proc.earlyDeaths = 0;
+    proc.held = !resolved.autostart;
     const state = proc.state;
+    const then = proc.held ? "hold" : "replace";
     if (state.kind === "running") {
-      this.#stop(proc).then = "replace";
+      this.#stop(proc).then = then;
     } else if (state.kind === "stopping") {
-      state.then = "replace";
+      state.then = then;
+    } else if (proc.held) {
+      this.#cancelBackoff(proc);
+      this.#set(proc, { kind: "stopped" });
     } else if (this.#running) {
       this.#cancelBackoff(proc);
       this.#start(proc);
     }
+    this.#changed(proc);
   }
 
   /**
@@ -402,16 +456,81 @@ export class ProcessMonitor implements Timing {
 
   /**
    * Starts a process now. A running process is left alone; a pending
-   * restart is brought forward.
+   * restart is brought forward. It also releases a hold (one being stopped
+   * by {@linkcode holdProcess} starts as soon as it is gone) and forgets
+   * earlier early deaths, so one that gave up (`FATAL`) tries again.
    *
    * @throws {UnknownProcessError} if there is no such process
    */
   startProcess(name: string): void {
     const proc = this.#get(name);
-    const kind = proc.state.kind;
-    if (kind === "running" || kind === "stopping") return;
+    proc.held = false;
+    proc.earlyDeaths = 0;
+    const state = proc.state;
+    if (state.kind === "stopping" && state.then === "hold") state.then = "replace";
+    if (state.kind === "running" || state.kind === "stopping") {
+      this.#changed(proc);
+      return;
+    }
     this.#cancelBackoff(proc);
     this.#start(proc);
+  }
+
+  /**
+   * Stops a process and keeps it stopped (`STOPPED`, held) until it is
+   * started by name, whatever its restart policy: `tend stop`. A pending
+   * restart is cancelled.
+   *
+   * @throws {UnknownProcessError} if there is no such process
+   */
+  holdProcess(name: string): void {
+    const proc = this.#get(name);
+    proc.held = true;
+    const state = proc.state;
+    if (state.kind === "running") this.#stop(proc).then = "hold";
+    else if (state.kind === "stopping") state.then = "hold";
+    else {
+      this.#cancelBackoff(proc);
+      this.#set(proc, { kind: "stopped" });
+    }
+    this.#changed(proc);
+  }
+
+  /**
+   * Stops a process and starts it again as soon as it is gone, whatever
+   * its age and restart policy: `tend restart`. One that is not running
+   * starts now. A hold is released and earlier early deaths forgotten.
+   *
+   * @throws {UnknownProcessError} if there is no such process
+   */
+  restartProcess(name: string): void {
+    const proc = this.#get(name);
+    proc.held = false;
+    proc.earlyDeaths = 0;
+    const state = proc.state;
+    if (state.kind === "running") this.#stop(proc).then = "replace";
+    else if (state.kind === "stopping") state.then = "replace";
+    else {
+      this.#cancelBackoff(proc);
+      this.#start(proc);
+    }
+    this.#changed(proc);
+  }
+
+  /**
+   * Sends `signal` to the group of a process that has a child.
+   *
+   * @throws {UnknownProcessError} if there is no such process
+   * @throws {NotRunningError} if it has no child to signal
+   * @throws {Error} when the OS refuses
+   */
+  signalProcess(name: string, signal: SignalName): void {
+    const proc = this.#get(name);
+    const state = proc.state;
+    if (state.kind !== "running" && state.kind !== "stopping") {
+      throw new NotRunningError(name, STATES[state.kind]);
+    }
+    state.child.signal(signal);
   }
 
   /**
@@ -438,7 +557,7 @@ export class ProcessMonitor implements Timing {
     this.#running = true;
     for (const proc of this.#live()) {
       const kind = proc.state.kind;
-      if (kind === "running" || kind === "stopping") continue;
+      if (kind === "running" || kind === "stopping" || proc.held) continue;
       this.#cancelBackoff(proc);
       this.#startSoon(proc);
     }
@@ -474,7 +593,7 @@ export class ProcessMonitor implements Timing {
     for (const proc of this.#procs.values()) {
       const state = proc.state;
       if (state.kind === "running") {
-        proc.state = this.#stopping(proc, state, "halt", null);
+        this.#set(proc, this.#stopping(proc, state, "halt", null));
       } else if (state.kind === "stopping" && state.then !== "remove") {
         state.then = "halt";
       }
@@ -495,7 +614,9 @@ export class ProcessMonitor implements Timing {
         startedAt: child ? child.startedAt : null,
         uptime: child ? (now - child.startedAt) / 1000 : null,
         restarts: Math.max(0, proc.starts - 1),
+        held: proc.held,
         lastExit: proc.lastExit,
+        lastExitAt: proc.lastExitAt,
         spawnError: proc.spawnError,
         delay: proc.delay,
         nextStartAt: state.kind === "backoff" ? state.restartAt : null,
@@ -516,7 +637,7 @@ export class ProcessMonitor implements Timing {
       signal,
     });
     const stopping = this.#stopping(proc, state, "bounce", null);
-    proc.state = stopping;
+    this.#set(proc, stopping);
     this.#signal(proc, state.child, signal, true);
     return stopping;
   }
@@ -590,6 +711,23 @@ export class ProcessMonitor implements Timing {
     }
   }
 
+  // Moves a process to `state`, telling the sink when what users see of it
+  // changed.
+  #set(proc: Proc, state: State): void {
+    proc.state = state;
+    this.#changed(proc);
+  }
+
+  // Tells the sink what users see of a process, if that changed.
+  #changed(proc: Proc): void {
+    const state = STATES[proc.state.kind];
+    const pid = "child" in proc.state ? proc.state.child.pid : null;
+    const told = `${state} ${proc.held} ${pid}`;
+    if (told === proc.told) return;
+    proc.told = told;
+    this.#sink.event({ type: "state", name: proc.name, state, held: proc.held, pid });
+  }
+
   // The process's spec with every default applied, under today's timing.
   #resolve(proc: Proc): ResolvedSpec {
     return resolveSpec(proc.spec, this.#timing);
@@ -637,7 +775,7 @@ export class ProcessMonitor implements Timing {
     proc.spawnError = null;
     out.stdout = this.#sink.output(name, child.pid, "stdout");
     out.stderr = this.#sink.output(name, child.pid, "stderr");
-    proc.state = { kind: "running", child, startedAt: this.#clock.now() };
+    this.#set(proc, { kind: "running", child, startedAt: this.#clock.now() });
     this.#sink.event({ type: "started", name, pid: child.pid });
   }
 
@@ -709,6 +847,7 @@ export class ProcessMonitor implements Timing {
     if (!("child" in state) || state.child !== child) return;
     const at = this.#clock.now();
     proc.lastExit = status;
+    proc.lastExitAt = at;
     this.#sink.event({
       type: "exited",
       name: proc.name,
@@ -730,7 +869,7 @@ export class ProcessMonitor implements Timing {
       const signal = this.#resolve(proc).stopSignal;
       this.#sink.event({ type: "leftovers", name: proc.name, pid: child.pid, signal });
       const stopping = this.#stopping(proc, state, "exited", exit);
-      proc.state = stopping;
+      this.#set(proc, stopping);
       this.#signal(proc, child, signal, true);
       this.#watch(proc, stopping);
       return;
@@ -774,23 +913,41 @@ export class ProcessMonitor implements Timing {
     age: number,
     then: AfterStop,
   ): void {
-    proc.state = { kind: "stopped" };
     if (then === "remove") {
+      this.#set(proc, { kind: "stopped" });
       this.#procs.delete(proc.name);
-    } else if (this.#running && then !== "halt") {
+    } else if (!this.#running || then === "halt" || then === "hold") {
+      this.#set(proc, { kind: "stopped" });
+    } else {
       const spec = this.#resolve(proc);
+      const healthy = isHealthyRun(age, spec.timing, status === null);
+      if (then === "exited") proc.earlyDeaths = healthy ? 0 : proc.earlyDeaths + 1;
       if (then === "replace") {
         proc.delay = spec.timing.minRestartDelay;
         this.#schedule(proc, 0);
       } else if (then === "exited" && !restartWanted(spec, status)) {
         // A spawn failure (no status) under `never` can never get better.
-        proc.state = status === null ? { kind: "fatal" } : { kind: "exited" };
+        this.#set(proc, status === null ? { kind: "fatal" } : { kind: "exited" });
         this.#sink.event({
           type: "not-restarting",
           name: proc.name,
           reason: `restart: ${spec.restart}`,
         });
-      } else if (isHealthyRun(age, spec.timing, status === null)) {
+      } else if (
+        then === "exited" && spec.maxRestarts !== null &&
+        proc.earlyDeaths > spec.maxRestarts
+      ) {
+        // It died young again after its last restart allowed: give up.
+        this.#set(proc, { kind: "fatal" });
+        const n = proc.earlyDeaths;
+        this.#sink.event({
+          type: "not-restarting",
+          name: proc.name,
+          reason: `maxRestarts: ${spec.maxRestarts}; it died young ${n} time${
+            n === 1 ? "" : "s"
+          } in a row`,
+        });
+      } else if (healthy) {
         // A healthy run: restart at once, and forget earlier back-off.
         proc.delay = spec.timing.minRestartDelay;
         this.#schedule(proc, 0);
@@ -810,7 +967,7 @@ export class ProcessMonitor implements Timing {
       restartAt: this.#clock.now() + delay * 1000,
       timer: null,
     };
-    proc.state = state;
+    this.#set(proc, state);
     this.#sink.event({ type: "restart-scheduled", name: proc.name, delay });
     const fire = () => {
       if (proc.state === state) this.#start(proc);
@@ -827,7 +984,7 @@ export class ProcessMonitor implements Timing {
     if (state.kind !== "backoff") return;
     if (state.timer !== null) this.#clock.clearTimeout(state.timer);
     state.timer = null;
-    proc.state = { kind: "stopped" };
+    this.#set(proc, { kind: "stopped" });
   }
 
   #checkSettled(): void {

@@ -73,6 +73,13 @@ export interface ProcessSpec {
   stopSignal?: SignalName;
   /** When a process that exited on its own is started again. @default "always" */
   restart?: RestartPolicy;
+  /** Whether it starts with the monitor; `false`: only when started by name. @default true */
+  autostart?: boolean;
+  /**
+   * Restarts in a row after early deaths (runs shorter than `threshold`,
+   * failed starts included) before it gives up (`FATAL`). @default unlimited
+   */
+  maxRestarts?: number;
   /** Per-process override of `threshold`, in seconds. */
   threshold?: number;
   /** Per-process override of `killTime`, in seconds. */
@@ -101,6 +108,10 @@ export interface ResolvedSpec {
   stopSignal: SignalName;
   /** When a process that exited on its own is started again. */
   restart: RestartPolicy;
+  /** Whether it starts with the monitor. */
+  autostart: boolean;
+  /** Restarts in a row after early deaths before it gives up; `null`: no limit. */
+  maxRestarts: number | null;
   /** The timing that applies to this process: its own keys, else the monitor's. */
   timing: Timing;
 }
@@ -133,6 +144,8 @@ export function resolveSpec(spec: ProcessSpec, timing: Timing): ResolvedSpec {
     gid: spec.gid,
     stopSignal: spec.stopSignal ?? "SIGTERM",
     restart: spec.restart ?? "always",
+    autostart: spec.autostart ?? true,
+    maxRestarts: spec.maxRestarts ?? null,
     timing: {
       threshold: spec.threshold ?? timing.threshold,
       killTime: spec.killTime ?? timing.killTime,

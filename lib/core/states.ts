@@ -9,12 +9,12 @@
 
 /** A process's state as shown to users. */
 export type ProcessState =
-  | "STOPPED" // not running and nothing pending: the monitor is stopped, or never started it
+  | "STOPPED" // not running and nothing pending: never started, the monitor stopped, or held
   | "RUNNING" // a child is alive
   | "STOPPING" // a stop signal was sent, or members its child left behind are being stopped
   | "BACKOFF" // waiting for a scheduled start
   | "EXITED" // it exited and its restart policy says not to start it again
-  | "FATAL"; // it could not be started and its restart policy says not to retry
+  | "FATAL"; // it gave up: maxRestarts early deaths in a row, or a failed start under never
 
 /** Maps the monitor's internal state kinds to the names users see. */
 export const STATES: Readonly<

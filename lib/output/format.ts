@@ -25,7 +25,8 @@ export interface EventText {
 }
 
 /**
- * Describes an event for the log.
+ * Describes an event for the log. (`state` events are for followers; the
+ * events that cause them say why, and are what the log shows.)
  *
  * @example
  * ```ts
@@ -34,7 +35,7 @@ export interface EventText {
  * // "restarting in 2s"
  * ```
  */
-export function describeEvent(e: MonitorEvent): EventText {
+export function describeEvent(e: Exclude<MonitorEvent, { type: "state" }>): EventText {
   switch (e.type) {
     case "started":
       return info(`started, pid ${e.pid}`);

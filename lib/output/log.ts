@@ -145,6 +145,7 @@ export class Logger {
 
   /** Writes a record about one of tend's own events. */
   event(event: MonitorEvent): void {
+    if (event.type === "state") return;
     const { level, text, fields } = describeEvent(event);
     const pid = "pid" in event ? event.pid : null;
     this.#record(level, event.name, pid, text, { event: event.type, ...fields });

@@ -225,7 +225,10 @@ export interface RecordedLine {
 
 /** A sink that keeps every event and line for assertions. */
 export class RecordingSink implements MonitorSink {
+  /** Every event but `state`, in order: what the log would show. */
   readonly events: MonitorEvent[] = [];
+  /** The `state` events (what users see changed), in order. */
+  readonly states: Extract<MonitorEvent, { type: "state" }>[] = [];
   readonly lines: RecordedLine[] = [];
   /** What `backpressure()` returns. */
   pressure: Promise<void> | undefined = undefined;
@@ -236,7 +239,8 @@ export class RecordingSink implements MonitorSink {
   }[] = [];
 
   event(event: MonitorEvent): void {
-    this.events.push(event);
+    if (event.type === "state") this.states.push(event);
+    else this.events.push(event);
     for (const waiter of [...this.#waiters]) {
       if (!waiter.test(event)) continue;
       this.#waiters.splice(this.#waiters.indexOf(waiter), 1);

@@ -840,6 +840,8 @@ Deno.test("describeProcess() lists every resolved setting, defaults included", (
       "  uid:             (tend's)",
       "  gid:             (tend's)",
       "  restart:         always (default)",
+      "  autostart:       true (default)",
+      "  maxRestarts:     unlimited (default)",
       "  stopSignal:      SIGTERM (default)",
       "  threshold:       1s",
       "  killTime:        5s",
@@ -858,6 +860,8 @@ Deno.test("describeProcess() lists every resolved setting, defaults included", (
       "  uid:             (tend's)",
       "  gid:             (tend's)",
       "  restart:         on-failure",
+      "  autostart:       true (default)",
+      "  maxRestarts:     unlimited (default)",
       "  stopSignal:      SIGINT",
       "  threshold:       1s",
       "  killTime:        10s",
@@ -875,4 +879,23 @@ Deno.test("describeProcess() shell-quotes arguments that need it", () => {
   const text = describeProcess("q", spec, DEFAULT_TIMING);
   assert.match(text, /^ {2}argv: +echo 'it'\\''s' '' 'a b' '\$HOME' --x=1$/m);
   assert.match(text, /^ {2}uid: +0$/m);
+});
+
+Deno.test("autostart and maxRestarts are read, and checked", () => {
+  assert.deepEqual(processes("  a: {cmd: [x], autostart: false, maxRestarts: 3}"), {
+    a: { argv: ["x"], autostart: false, maxRestarts: 3 },
+  });
+  assert.deepEqual(
+    problems(yaml(
+      "processes:",
+      "  a: {cmd: [x], autostart: no, maxRestarts: -1}",
+      "  b: {cmd: [x], maxRestarts: 1.5, startretries: 3}",
+    )),
+    [
+      "procs.yaml:2:28: processes.a.autostart: must be true or false",
+      "procs.yaml:2:45: processes.a.maxRestarts: must be a whole number, 0 or more",
+      "procs.yaml:3:30: processes.b.maxRestarts: must be a whole number, 0 or more",
+      'procs.yaml:3:35: processes.b.startretries: unknown key "startretries" (did you mean "maxRestarts"?)',
+    ],
+  );
 });

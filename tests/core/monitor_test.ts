@@ -14,6 +14,7 @@ import {
   DuplicateProcessError,
   type MonitorSink,
   type MonitorState,
+  NotRunningError,
   ProcessMonitor,
   type ProcessStatus,
   UnknownProcessError,
@@ -576,7 +577,9 @@ Deno.test("status() reports state, pid, times, restarts, last exit and delay", a
     startedAt: 0,
     uptime: 3,
     restarts: 0,
+    held: false,
     lastExit: null,
+    lastExitAt: null,
     spawnError: null,
     delay: 2,
     nextStartAt: null,
@@ -590,7 +593,9 @@ Deno.test("status() reports state, pid, times, restarts, last exit and delay", a
     startedAt: null,
     uptime: null,
     restarts: 0,
+    held: false,
     lastExit: { code: 7, signal: null },
+    lastExitAt: 3000,
     spawnError: null,
     delay: 4,
     nextStartAt: 5000,
@@ -1148,4 +1153,251 @@ Deno.test("stopping a process asks its group to stop and then sends SIGCONT", ()
   pm.stopProcess("foo");
   assert.deepEqual(reactor.last.signals, ["SIGTERM"]);
   assert.equal(reactor.last.continued, 1);
+});
+
+// ---------------------------------------------------------------------------
+// Held processes, autostart and giving up (the control plane's states).
+
+Deno.test("holdProcess stops a process and keeps it stopped, whatever its restart policy", async () => {
+  const { pm, reactor } = setUp();
+  pm.addProcess("foo", spec("foo"));
+  pm.startService();
+  await reactor.advance(pm.threshold);
+  pm.holdProcess("foo");
+  assert.equal(statusOf(pm, "foo").state, "STOPPING");
+  assert.equal(statusOf(pm, "foo").held, true);
+  await reactor.advance(1);
+  assert.equal(statusOf(pm, "foo").state, "STOPPED");
+  await reactor.advance(3600);
+  assert.equal(reactor.spawnedProcesses.length, 1);
+  assert.equal(statusOf(pm, "foo").state, "STOPPED");
+});
+
+Deno.test("startProcess releases a hold and starts a new child", async () => {
+  const { pm, reactor } = setUp();
+  pm.addProcess("foo", spec("foo"));
+  pm.startService();
+  const first = reactor.last.pid;
+  pm.holdProcess("foo");
+  await reactor.advance(1);
+  pm.startProcess("foo");
+  const status = statusOf(pm, "foo");
+  assert.equal(status.state, "RUNNING");
+  assert.equal(status.held, false);
+  assert.notEqual(status.pid, first);
+});
+
+Deno.test("startProcess while a held process is still stopping starts it once it is gone", async () => {
+  const { pm, reactor } = setUp();
+  pm.addProcess("foo", spec("foo"));
+  pm.startService();
+  pm.holdProcess("foo");
+  pm.startProcess("foo");
+  assert.equal(statusOf(pm, "foo").state, "STOPPING");
+  await reactor.advance(1);
+  assert.equal(statusOf(pm, "foo").state, "RUNNING");
+  assert.equal(reactor.spawnedProcesses.length, 2);
+});
+
+Deno.test("holdProcess cancels a pending restart, and its timer", async () => {
+  const { pm, reactor } = setUp();
+  pm.addProcess("foo", spec("foo"));
+  pm.startService();
+  reactor.last.processEnded({ code: 1, signal: null });
+  assert.equal(statusOf(pm, "foo").state, "BACKOFF");
+  pm.holdProcess("foo");
+  assert.equal(statusOf(pm, "foo").state, "STOPPED");
+  assert.equal(reactor.clock.countTimers(), 0);
+  await reactor.advance(100);
+  assert.equal(reactor.spawnedProcesses.length, 1);
+});
+
+Deno.test("holdProcess turns a bounce under way into a hold", async () => {
+  const { pm, reactor } = setUp();
+  pm.addProcess("foo", spec("foo"));
+  pm.startService();
+  await reactor.advance(pm.threshold);
+  pm.stopProcess("foo");
+  pm.holdProcess("foo");
+  await reactor.advance(100);
+  assert.equal(reactor.spawnedProcesses.length, 1);
+  assert.equal(statusOf(pm, "foo").state, "STOPPED");
+});
+
+Deno.test("restartProcess bounces at once, however young, and releases a hold", async () => {
+  const { pm, reactor } = setUp();
+  pm.addProcess("foo", spec("foo"));
+  pm.startService();
+  await reactor.advance(1);
+  pm.restartProcess("foo");
+  await reactor.advance(1);
+  assert.equal(reactor.spawnedProcesses.length, 2);
+  assert.equal(statusOf(pm, "foo").state, "RUNNING");
+  assert.equal(timeStarted(pm, "foo"), 2, "no back-off for a restart asked for");
+  pm.holdProcess("foo");
+  await reactor.advance(1);
+  pm.restartProcess("foo");
+  assert.equal(statusOf(pm, "foo").state, "RUNNING");
+  assert.equal(statusOf(pm, "foo").held, false);
+});
+
+Deno.test("autostart: false leaves a process STOPPED and held until started by name", async () => {
+  const { pm, reactor } = setUp();
+  pm.addProcess("lazy", { argv: ["lazy"], autostart: false });
+  pm.addProcess("eager", spec("eager"));
+  pm.startService();
+  await reactor.advance(10);
+  assert.deepEqual(pm.status().map((s) => [s.name, s.state, s.held]), [
+    ["lazy", "STOPPED", true],
+    ["eager", "RUNNING", false],
+  ]);
+  assert.equal(reactor.spawnedProcesses.length, 1);
+  pm.startProcess("lazy");
+  assert.equal(statusOf(pm, "lazy").state, "RUNNING");
+  // Once started, it restarts by the normal rules.
+  reactor.last.processEnded({ code: 1, signal: null });
+  await reactor.advance(2);
+  assert.equal(statusOf(pm, "lazy").state, "RUNNING");
+});
+
+Deno.test("an autostart: false process added to a running monitor stays stopped", () => {
+  const { pm, reactor } = setUp();
+  pm.startService();
+  pm.addProcess("lazy", { argv: ["lazy"], autostart: false });
+  assert.equal(reactor.spawnedProcesses.length, 0);
+  assert.equal(statusOf(pm, "lazy").held, true);
+});
+
+Deno.test("maxRestarts: 2 gives three starts, then FATAL, while others run on", async () => {
+  const { pm, reactor, sink } = setUp();
+  pm.addProcess("crash", { argv: ["crash"], maxRestarts: 2 });
+  pm.addProcess("ok", spec("ok"));
+  pm.startService();
+  const crashes = () =>
+    reactor.spawnedProcesses.filter((p) => p.request.argv[0] === "crash");
+  for (const wait of [2, 4]) {
+    crashes().at(-1)!.processEnded({ code: 1, signal: null });
+    await reactor.advance(wait);
+  }
+  assert.equal(crashes().length, 3);
+  crashes().at(-1)!.processEnded({ code: 1, signal: null });
+  assert.equal(statusOf(pm, "crash").state, "FATAL");
+  await reactor.advance(100);
+  assert.equal(crashes().length, 3);
+  assert.equal(statusOf(pm, "ok").state, "RUNNING");
+  const gaveUp = sink.events.filter((e) => e.type === "not-restarting");
+  assert.deepEqual(gaveUp, [{
+    type: "not-restarting",
+    name: "crash",
+    reason: "maxRestarts: 2; it died young 3 times in a row",
+  }]);
+});
+
+Deno.test("startProcess revives a FATAL process and forgets its early deaths", () => {
+  const { pm, reactor } = setUp();
+  pm.addProcess("crash", { argv: ["crash"], maxRestarts: 0 });
+  pm.startService();
+  reactor.last.processEnded({ code: 1, signal: null });
+  assert.equal(statusOf(pm, "crash").state, "FATAL");
+  pm.startProcess("crash");
+  assert.equal(statusOf(pm, "crash").state, "RUNNING");
+  reactor.last.processEnded({ code: 1, signal: null });
+  assert.equal(
+    statusOf(pm, "crash").state,
+    "FATAL",
+    "maxRestarts 0: the first early death",
+  );
+});
+
+Deno.test("a healthy run resets the count of early deaths towards maxRestarts", async () => {
+  const { pm, reactor } = setUp();
+  pm.addProcess("flaky", { argv: ["flaky"], maxRestarts: 1 });
+  pm.startService();
+  reactor.last.processEnded({ code: 1, signal: null });
+  await reactor.advance(2);
+  await reactor.advance(pm.threshold);
+  reactor.last.processEnded({ code: 1, signal: null }); // healthy: restarted at once
+  await reactor.advance(0);
+  reactor.last.processEnded({ code: 1, signal: null }); // one early death
+  assert.equal(statusOf(pm, "flaky").state, "BACKOFF");
+  await reactor.advance(2);
+  reactor.last.processEnded({ code: 1, signal: null }); // two in a row
+  assert.equal(statusOf(pm, "flaky").state, "FATAL");
+});
+
+Deno.test("failed starts count towards maxRestarts", async () => {
+  const { pm, reactor } = setUp();
+  reactor.failWith = "Failed to spawn 'x': No such file or directory (os error 2)";
+  pm.addProcess("x", { argv: ["x"], maxRestarts: 1 });
+  pm.startService();
+  assert.equal(statusOf(pm, "x").state, "BACKOFF");
+  await reactor.advance(2);
+  assert.equal(statusOf(pm, "x").state, "FATAL");
+});
+
+Deno.test("a bounce asked for does not count as an early death", async () => {
+  const { pm, reactor } = setUp();
+  pm.addProcess("foo", { argv: ["foo"], maxRestarts: 1 });
+  pm.startService();
+  pm.stopProcess("foo"); // a young bounce: restarted after back-off, not counted
+  await reactor.advance(1);
+  await reactor.advance(2);
+  assert.equal(statusOf(pm, "foo").state, "RUNNING");
+  reactor.last.processEnded({ code: 1, signal: null }); // the first early death
+  assert.equal(statusOf(pm, "foo").state, "BACKOFF");
+});
+
+Deno.test("updateProcess revives a FATAL process with the new spec", () => {
+  const { pm, reactor } = setUp();
+  pm.addProcess("crash", { argv: ["crash"], maxRestarts: 0 });
+  pm.startService();
+  reactor.last.processEnded({ code: 1, signal: null });
+  assert.equal(statusOf(pm, "crash").state, "FATAL");
+  pm.updateProcess("crash", { argv: ["fixed"], maxRestarts: 0 });
+  assert.equal(statusOf(pm, "crash").state, "RUNNING");
+  assert.deepEqual(reactor.last.request.argv, ["fixed"]);
+});
+
+Deno.test("a held process stays held when nothing changes it, and a changed spec drops the hold", async () => {
+  const { pm, reactor } = setUp();
+  pm.addProcess("foo", spec("foo"));
+  pm.startService();
+  pm.holdProcess("foo");
+  await reactor.advance(1);
+  pm.setTiming({ killTime: 3 });
+  assert.equal(statusOf(pm, "foo").held, true);
+  pm.updateProcess("foo", spec("foo2"));
+  assert.equal(statusOf(pm, "foo").state, "RUNNING");
+  assert.equal(statusOf(pm, "foo").held, false);
+  pm.updateProcess("foo", { argv: ["foo3"], autostart: false });
+  await reactor.advance(1);
+  assert.equal(statusOf(pm, "foo").state, "STOPPED");
+  assert.equal(statusOf(pm, "foo").held, true);
+});
+
+Deno.test("signalProcess reaches a running child's group and refuses one with no child", () => {
+  const { pm, reactor } = setUp();
+  pm.addProcess("foo", spec("foo"));
+  pm.addProcess("bar", { argv: ["bar"], autostart: false });
+  pm.startService();
+  pm.signalProcess("foo", "SIGUSR1");
+  assert.deepEqual(reactor.last.signals, ["SIGUSR1"]);
+  assert.throws(() => pm.signalProcess("bar", "SIGUSR1"), NotRunningError);
+  assert.throws(() => pm.signalProcess("baz", "SIGUSR1"), UnknownProcessError);
+});
+
+Deno.test("state events follow what users see: each state change and each hold", async () => {
+  const { pm, reactor, sink } = setUp();
+  pm.addProcess("foo", spec("foo"));
+  pm.startService();
+  pm.holdProcess("foo");
+  await reactor.advance(1);
+  pm.startProcess("foo");
+  assert.deepEqual(sink.states.map((e) => [e.state, e.held]), [
+    ["STOPPED", false], // added
+    ["RUNNING", false],
+    ["STOPPING", true], // held
+    ["STOPPED", true],
+    ["RUNNING", false],
+  ]);
 });

@@ -384,7 +384,9 @@ Deno.test("a status request writes one record per process with its state", async
   const logger = new Logger({ out, format: "json", now: fixed });
   const base = {
     restarts: 0,
+    held: false,
     lastExit: null,
+    lastExitAt: null,
     spawnError: null,
     delay: 1,
     nextStartAt: null,
