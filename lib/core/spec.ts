@@ -55,6 +55,54 @@ export const TIMING_KEYS: readonly (keyof Timing)[] = [
   "maxRestartDelay",
 ];
 
+/** What a probe checks; see {@linkcode ProbeSpec}. */
+export type ProbeCheck =
+  /** An HTTP GET answered with 2xx or 3xx within the timeout. */
+  | { kind: "http"; url: string }
+  /** A TCP connection accepted within the timeout. */
+  | { kind: "tcp"; host: string; port: number }
+  /** A command (its own process group) that exits 0 within the timeout. */
+  | { kind: "exec"; argv: string[] }
+  /** A line of the process's own output matches (readiness only). */
+  | { kind: "log"; pattern: string }
+  /** The process sends `READY=1` to its `NOTIFY_SOCKET` (readiness only). */
+  | { kind: "notify" };
+
+/**
+ * A readiness or liveness probe, with Kubernetes' fields (seconds and
+ * counts). Missing fields take {@linkcode DEFAULT_PROBE}'s values.
+ */
+export interface ProbeSpec {
+  /** What to check. */
+  check: ProbeCheck;
+  /** Seconds after the start before the first check. @default 0 */
+  initialDelay?: number;
+  /** Seconds between checks. @default 10 */
+  period?: number;
+  /** Seconds a check may take before it counts as failed. @default 1 */
+  timeout?: number;
+  /** Passes in a row that make it pass. @default 1 */
+  successes?: number;
+  /** Failures in a row that make it fail. @default 3 */
+  failures?: number;
+}
+
+/** Kubernetes' probe defaults. */
+export const DEFAULT_PROBE: Readonly<Required<Omit<ProbeSpec, "check">>> = Object
+  .freeze({
+    initialDelay: 0,
+    period: 10,
+    timeout: 1,
+    successes: 1,
+    failures: 3,
+  });
+
+/**
+ * What a dependency must reach before its dependent starts: started (it
+ * runs), ready (its readiness probe passed) or done (it exited with 0).
+ */
+export type DependencyCondition = "started" | "ready" | "done";
+
 /** How to run one named process. Everything here is plain JSON. */
 export interface ProcessSpec {
   /** The program and its arguments; `argv[0]` is looked up on `PATH`. */
@@ -80,6 +128,12 @@ export interface ProcessSpec {
    * failed starts included) before it gives up (`FATAL`). @default unlimited
    */
   maxRestarts?: number;
+  /** A readiness probe: the process is STARTING until it passes. */
+  ready?: ProbeSpec;
+  /** A liveness probe: `failures` in a row restart the process. */
+  alive?: ProbeSpec;
+  /** Processes that must reach a condition before this one starts, by name. */
+  dependsOn?: Record<string, DependencyCondition>;
   /** Per-process override of `threshold`, in seconds. */
   threshold?: number;
   /** Per-process override of `killTime`, in seconds. */
