@@ -401,8 +401,14 @@ export class Supervisor {
   #checkAllDone(): void {
     if (this.stopping) return;
     const status = this.monitor.status();
-    if (!status.every((s) => s.state === "EXITED" || s.state === "FATAL")) return;
-    const failed = status.find((s) => s.state === "FATAL" || s.lastExit?.code !== 0);
+    // One that waits for a dependency that can never meet its condition
+    // will not run either; the dependency's own failure is the status.
+    const over = (s: ProcessStatus) =>
+      s.state === "EXITED" || s.state === "FATAL" || s.blocked;
+    if (!status.every(over)) return;
+    const failed = status.find((s) =>
+      !s.blocked && (s.state === "FATAL" || s.lastExit?.code !== 0)
+    );
     this.#log.log("info", "every process has finished; exiting");
     const code = failed
       ? exitCodeOf(

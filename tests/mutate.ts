@@ -285,6 +285,43 @@ export const MUTATIONS: readonly Mutation[] = [
     replace: "",
   },
   {
+    name: "a process starts before its dependencies meet their conditions",
+    file: MONITOR,
+    find: "    const verdict = this.#gate(proc);\n    if (verdict !== null) {\n",
+    replace: "    const verdict = null;\n    if (verdict !== null) {\n",
+  },
+  {
+    name: "ready is met by a dependency that runs but is not ready",
+    file: MONITOR,
+    find: 'if (kind === "running") return state.ready ? "yes" : "wait";',
+    replace: 'if (kind === "running") return "yes";',
+  },
+  {
+    name: "done is met by a failing exit",
+    file: MONITOR,
+    find: 'return dep.lastExit?.code === 0 ? "yes" : "never";',
+    replace: 'return "yes";',
+  },
+  {
+    name: "stopService stops dependencies with their dependents",
+    file: MONITOR,
+    find: "    for (const proc of free.length === 0 && !stopping ? left : free) {",
+    replace: "    for (const proc of left) {",
+  },
+  {
+    name: "a later readiness failure sends a process back to STARTING",
+    file: MONITOR,
+    find: "    state.wasReady ||= ready;\n",
+    replace: "    state.wasReady = ready;\n",
+  },
+  {
+    name: "a liveness failure does not restart the process",
+    file: MONITOR,
+    find:
+      '    this.#sink.event({ type: "unhealthy", name, pid, reason });\n    this.#stop(proc);',
+    replace: '    this.#sink.event({ type: "unhealthy", name, pid, reason });',
+  },
+  {
     name: "a SIGKILL put off for a pending exit is never sent",
     file: MONITOR,
     find: "      else this.#kill(proc, state);",

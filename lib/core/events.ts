@@ -24,6 +24,9 @@ export type MonitorEvent =
     pid: number | null;
   }
   | { type: "started"; name: string; pid: number }
+  | { type: "ready"; name: string; pid: number; ready: boolean; detail: string }
+  | { type: "unhealthy"; name: string; pid: number; reason: string }
+  | { type: "waiting"; name: string; reason: string }
   | { type: "spawn-failed"; name: string; error: string }
   | { type: "exited"; name: string; pid: number; status: ExitStatus; runtime: number }
   | { type: "restart-scheduled"; name: string; delay: number }

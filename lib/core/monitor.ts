@@ -29,6 +29,7 @@ import type {
 import type { SignalName } from "./signals.ts";
 import {
   DEFAULT_TIMING,
+  type DependencyCondition,
   type ExitStatus,
   type ProcessSpec,
   type ResolvedSpec,
@@ -94,6 +95,17 @@ export interface ProcessStatus {
   nextStartAt: number | null;
   /** When a pending SIGKILL is due, in clock milliseconds. */
   killAt: number | null;
+  /**
+   * Whether it runs and is ready: its readiness probe passed (a process
+   * without one is ready once started).
+   */
+  ready: boolean;
+  /** What its last readiness or liveness check said, if it has probes. */
+  probe: string | null;
+  /** Why it waits instead of starting (`waiting for db: ready`), if it does. */
+  waiting: string | null;
+  /** Whether it waits for a dependency that can never meet its condition. */
+  blocked: boolean;
 }
 
 /** The JSON form of a monitor: its settings and specs, none of its runtime. */
@@ -178,6 +190,21 @@ interface Stopping extends Live {
   unwatch: (() => void) | null;
 }
 
+// A child runs; `ready` while its readiness probe passes (at once without
+// one); `wasReady` once it first passed (STARTING until then).
+interface Running extends Live {
+  kind: "running";
+  ready: boolean;
+  wasReady: boolean;
+}
+
+// Wanted, but a dependency does not meet its condition yet (or can never).
+interface Waiting {
+  kind: "waiting";
+  reason: string;
+  never: boolean;
+}
+
 // Waiting for a scheduled start.
 interface Backoff {
   kind: "backoff";
@@ -189,9 +216,15 @@ type State =
   | { kind: "stopped" }
   | { kind: "exited" }
   | { kind: "fatal" }
-  | ({ kind: "running" } & Live)
+  | Waiting
+  | Running
   | Stopping
   | Backoff;
+
+// The state's name as users read it.
+function stateName(state: State): ProcessState {
+  return state.kind === "running" && !state.wasReady ? "STARTING" : STATES[state.kind];
+}
 
 // One record per process; its state is one tagged union, so which phase a
 // process is in is never implied by which of several maps hold its name.
@@ -211,6 +244,8 @@ interface Proc {
   lastExit: ExitStatus | null;
   lastExitAt: number | null;
   spawnError: string | null;
+  // What the last probe check said.
+  probe: string | null;
 }
 
 // Until spawn() returns there is no pid, so no output handler; the real
@@ -258,6 +293,10 @@ export class ProcessMonitor implements Timing {
   #queue: Proc[] = [];
   #queueTimer: TimerHandle | null = null;
   #batch: { count: number; since: number } | null = null;
+  // Whether a look at the processes waiting on others is due (see #changed).
+  #recheckDue = false;
+  // Processes stopService still has to stop once their dependents are gone.
+  #stopLater = new Set<Proc>();
 
   /** Builds a stopped monitor with no processes. */
   constructor(options: MonitorOptions) {
@@ -395,6 +434,7 @@ export class ProcessMonitor implements Timing {
       lastExit: null,
       lastExitAt: null,
       spawnError: null,
+      probe: null,
     };
     const resolved = this.#resolve(proc);
     proc.delay = resolved.timing.minRestartDelay;
@@ -528,7 +568,7 @@ export class ProcessMonitor implements Timing {
     const proc = this.#get(name);
     const state = proc.state;
     if (state.kind !== "running" && state.kind !== "stopping") {
-      throw new NotRunningError(name, STATES[state.kind]);
+      throw new NotRunningError(name, stateName(state));
     }
     state.child.signal(signal);
   }
@@ -544,6 +584,44 @@ export class ProcessMonitor implements Timing {
   stopProcess(name: string): void {
     const proc = this.#get(name);
     if (proc.state.kind === "running") this.#stop(proc);
+  }
+
+  /**
+   * Records what a readiness probe found for the child `pid` of a process:
+   * ready moves it from STARTING to RUNNING (and lets its dependents
+   * start); not ready marks it so and changes nothing else. A result for a
+   * child that is gone is ignored.
+   */
+  setReady(name: string, pid: number, ready: boolean, detail: string): void {
+    const proc = this.#procs.get(name);
+    const state = proc?.state;
+    if (proc === undefined || state?.kind !== "running" || state.child.pid !== pid) {
+      return;
+    }
+    proc.probe = detail;
+    if (state.ready === ready) return;
+    state.ready = ready;
+    // A later failure marks it not ready and nothing else: it stays RUNNING.
+    state.wasReady ||= ready;
+    this.#sink.event({ type: "ready", name, pid, ready, detail });
+    this.#changed(proc);
+  }
+
+  /**
+   * A liveness probe failed (`failures` times in a row) for the child
+   * `pid`: the failure is logged with its reason and the process is
+   * restarted through the normal rules (a bounce). A child that is gone is
+   * left alone.
+   */
+  liveFailed(name: string, pid: number, reason: string): void {
+    const proc = this.#procs.get(name);
+    const state = proc?.state;
+    if (proc === undefined || state?.kind !== "running" || state.child.pid !== pid) {
+      return;
+    }
+    proc.probe = reason;
+    this.#sink.event({ type: "unhealthy", name, pid, reason });
+    this.#stop(proc);
   }
 
   /** Bounces every running process. */
@@ -578,8 +656,10 @@ export class ProcessMonitor implements Timing {
     this.#queueTimer = null;
     for (const proc of [...this.#procs.values()]) {
       if (proc.state.kind === "backoff") this.#cancelBackoff(proc);
-      else if (proc.state.kind === "running") this.#stop(proc);
+      else if (proc.state.kind === "waiting") this.#set(proc, { kind: "stopped" });
+      else if (proc.state.kind === "running") this.#stopLater.add(proc);
     }
+    this.#stopInOrder();
     const done = new Promise<void>((resolve) => this.#settled.push(resolve));
     this.#checkSettled();
     return done;
@@ -609,7 +689,7 @@ export class ProcessMonitor implements Timing {
       const child = "child" in state ? state : null;
       return {
         name: proc.name,
-        state: STATES[state.kind],
+        state: stateName(state),
         pid: child ? child.child.pid : null,
         startedAt: child ? child.startedAt : null,
         uptime: child ? (now - child.startedAt) / 1000 : null,
@@ -621,6 +701,10 @@ export class ProcessMonitor implements Timing {
         delay: proc.delay,
         nextStartAt: state.kind === "backoff" ? state.restartAt : null,
         killAt: state.kind === "stopping" ? state.killAt : null,
+        ready: state.kind === "running" && state.ready,
+        probe: proc.probe,
+        waiting: state.kind === "waiting" ? state.reason : null,
+        blocked: state.kind === "waiting" && state.never,
       };
     });
   }
@@ -628,7 +712,7 @@ export class ProcessMonitor implements Timing {
   // Sends a running child its stop signal; it is a bounce unless the
   // caller says otherwise through the returned state.
   #stop(proc: Proc): Stopping {
-    const state = proc.state as { kind: "running" } & Live;
+    const state = proc.state as Running;
     const signal = this.#resolve(proc).stopSignal;
     this.#sink.event({
       type: "stop-signal",
@@ -720,12 +804,94 @@ export class ProcessMonitor implements Timing {
 
   // Tells the sink what users see of a process, if that changed.
   #changed(proc: Proc): void {
-    const state = STATES[proc.state.kind];
+    const state = stateName(proc.state);
     const pid = "child" in proc.state ? proc.state.child.pid : null;
     const told = `${state} ${proc.held} ${pid}`;
     if (told === proc.told) return;
     proc.told = told;
     this.#sink.event({ type: "state", name: proc.name, state, held: proc.held, pid });
+    // What others wait for may have happened: look again once this event is over.
+    if (!this.#recheckDue) {
+      this.#recheckDue = true;
+      this.#clock.queueMicrotask(() => this.#recheck());
+    }
+  }
+
+  // Starts the waiting processes whose dependencies now meet their
+  // conditions, updates why the others wait, and goes on with an ordered
+  // stopService.
+  #recheck(): void {
+    this.#recheckDue = false;
+    for (const proc of this.#procs.values()) {
+      if (proc.state.kind !== "waiting") continue;
+      if (!this.#running || proc.held) continue;
+      const verdict = this.#gate(proc);
+      if (verdict === null) this.#start(proc);
+      else this.#wait(proc, verdict);
+    }
+    if (this.#stopLater.size > 0) this.#stopInOrder();
+  }
+
+  // Whether a process may start now: null if so, else why not (and whether
+  // it ever can, as things stand).
+  #gate(proc: Proc): { reason: string; never: boolean } | null {
+    const dependsOn = proc.spec.dependsOn;
+    if (dependsOn === undefined) return null;
+    const waits: string[] = [];
+    for (const [name, condition] of Object.entries(dependsOn)) {
+      const dep = this.#procs.get(name);
+      if (dep === undefined || isRemoving(dep)) {
+        return {
+          reason: `cannot start: it depends on ${name}, which is not defined`,
+          never: true,
+        };
+      }
+      const verdict = meets(dep, condition);
+      if (verdict === "never") {
+        return {
+          reason: `cannot start: ${name} can never be ${condition} (${
+            describeDep(dep)
+          })`,
+          never: true,
+        };
+      }
+      if (verdict === "wait") waits.push(`${name}: ${condition}`);
+    }
+    return waits.length === 0
+      ? null
+      : { reason: `waiting for ${waits.join(", ")}`, never: false };
+  }
+
+  // Keeps a process from starting until its dependencies are met.
+  #wait(proc: Proc, verdict: { reason: string; never: boolean }): void {
+    const state = proc.state;
+    const same = state.kind === "waiting" && state.reason === verdict.reason;
+    this.#set(proc, { kind: "waiting", ...verdict });
+    if (!same) {
+      this.#sink.event({ type: "waiting", name: proc.name, reason: verdict.reason });
+    }
+  }
+
+  // Stops, of the processes stopService must stop, those none of whose
+  // dependents is still alive: dependents stop before what they depend on,
+  // each with its own killTime.
+  #stopInOrder(): void {
+    const left = [...this.#stopLater].filter((p) => p.state.kind === "running");
+    this.#stopLater = new Set(left);
+    const alive = (p: Proc) =>
+      p.state.kind === "running" || p.state.kind === "stopping";
+    const free = left.filter((p) =>
+      ![...this.#procs.values()].some((q) =>
+        q !== p && alive(q) && q.spec.dependsOn !== undefined &&
+        Object.hasOwn(q.spec.dependsOn, p.name)
+      )
+    );
+    // A cycle (the config refuses them) must not keep anything running.
+    const stopping = [...this.#procs.values()].some((p) => p.state.kind === "stopping");
+    for (const proc of free.length === 0 && !stopping ? left : free) {
+      this.#stopLater.delete(proc);
+      this.#stop(proc);
+    }
   }
 
   // The process's spec with every default applied, under today's timing.
@@ -735,6 +901,11 @@ export class ProcessMonitor implements Timing {
 
   #start(proc: Proc): void {
     const name = proc.name;
+    const verdict = this.#gate(proc);
+    if (verdict !== null) {
+      this.#wait(proc, verdict);
+      return;
+    }
     const spec = this.#resolve(proc);
     const out = { stdout: NOT_YET, stderr: NOT_YET };
     let child: Child | null = null;
@@ -775,7 +946,13 @@ export class ProcessMonitor implements Timing {
     proc.spawnError = null;
     out.stdout = this.#sink.output(name, child.pid, "stdout");
     out.stderr = this.#sink.output(name, child.pid, "stderr");
-    this.#set(proc, { kind: "running", child, startedAt: this.#clock.now() });
+    this.#set(proc, {
+      kind: "running",
+      child,
+      startedAt: this.#clock.now(),
+      ready: proc.spec.ready === undefined,
+      wasReady: proc.spec.ready === undefined,
+    });
     this.#sink.event({ type: "started", name, pid: child.pid });
   }
 
@@ -1010,4 +1187,40 @@ function restartWanted(spec: ResolvedSpec, status: ExitStatus | null): boolean {
     case "never":
       return false;
   }
+}
+
+// A process on its way out after removeProcess.
+function isRemoving(proc: Proc): boolean {
+  return proc.state.kind === "stopping" && proc.state.then === "remove";
+}
+
+// Whether a dependency meets `condition` now, may later, or never will
+// (as things stand: a start by name or a reload can change that).
+function meets(dep: Proc, condition: DependencyCondition): "yes" | "wait" | "never" {
+  const state = dep.state;
+  const kind = state.kind;
+  if (kind === "fatal") return "never";
+  switch (condition) {
+    case "started":
+      // A one-shot job that ran and exited was started.
+      return kind === "running" || kind === "exited" ? "yes" : "wait";
+    case "ready":
+      if (kind === "running") return state.ready ? "yes" : "wait";
+      return kind === "exited" ? "never" : "wait";
+    case "done":
+      if (kind !== "exited") return "wait";
+      return dep.lastExit?.code === 0 ? "yes" : "never";
+  }
+}
+
+// A dependency's state in a few words, for why a dependent cannot start.
+function describeDep(dep: Proc): string {
+  const state = stateName(dep.state);
+  const exit = dep.lastExit;
+  if (state === "EXITED" && exit !== null) {
+    return exit.signal === null
+      ? `it exited with code ${exit.code}`
+      : `it was killed by ${exit.signal}`;
+  }
+  return `it is ${state}`;
 }

@@ -39,6 +39,20 @@ export function describeEvent(e: Exclude<MonitorEvent, { type: "state" }>): Even
   switch (e.type) {
     case "started":
       return info(`started, pid ${e.pid}`);
+    case "ready":
+      return e.ready ? info(`ready${e.detail ? ` (${e.detail})` : ""}`) : {
+        level: "warn",
+        text: `not ready: ${e.detail}`,
+        fields: { detail: e.detail },
+      };
+    case "unhealthy":
+      return {
+        level: "warn",
+        text: `liveness probe failed: ${e.reason}; restarting it`,
+        fields: { reason: e.reason },
+      };
+    case "waiting":
+      return info(e.reason, { reason: e.reason });
     case "spawn-failed":
       return {
         level: "error",

@@ -584,6 +584,10 @@ Deno.test("status() reports state, pid, times, restarts, last exit and delay", a
     delay: 2,
     nextStartAt: null,
     killAt: null,
+    ready: true,
+    probe: null,
+    waiting: null,
+    blocked: false,
   });
   reactor.spawnedProcesses[1]!.processEnded({ code: 7, signal: null });
   assert.deepEqual(statusOf(pm, "bar"), {
@@ -600,6 +604,10 @@ Deno.test("status() reports state, pid, times, restarts, last exit and delay", a
     delay: 4,
     nextStartAt: 5000,
     killAt: null,
+    ready: false,
+    probe: null,
+    waiting: null,
+    blocked: false,
   });
   pm.stopProcess("foo");
   assert.equal(statusOf(pm, "foo").state, "STOPPING");
@@ -1400,4 +1408,251 @@ Deno.test("state events follow what users see: each state change and each hold",
     ["STOPPED", true],
     ["RUNNING", false],
   ]);
+});
+
+// ---------------------------------------------------------------------------
+// Readiness, liveness and dependencies.
+
+const TCP_READY = { check: { kind: "tcp" as const, host: "127.0.0.1", port: 5432 } };
+
+Deno.test("a process with a readiness probe is STARTING until it passes, then RUNNING and ready", async () => {
+  const { pm, reactor, sink } = setUp();
+  pm.addProcess("db", { argv: ["db"], ready: TCP_READY });
+  pm.startService();
+  assert.equal(statusOf(pm, "db").state, "STARTING");
+  assert.equal(statusOf(pm, "db").ready, false);
+  pm.setReady("db", reactor.last.pid, true, "127.0.0.1:5432 accepted");
+  assert.equal(statusOf(pm, "db").state, "RUNNING");
+  assert.equal(statusOf(pm, "db").ready, true);
+  assert.equal(statusOf(pm, "db").probe, "127.0.0.1:5432 accepted");
+  assert.deepEqual(sink.events.at(-1), {
+    type: "ready",
+    name: "db",
+    pid: reactor.last.pid,
+    ready: true,
+    detail: "127.0.0.1:5432 accepted",
+  });
+  await reactor.advance(0);
+});
+
+Deno.test("a later readiness failure marks it not ready and changes nothing else", () => {
+  const { pm, reactor } = setUp();
+  pm.addProcess("db", { argv: ["db"], ready: TCP_READY });
+  pm.startService();
+  const pid = reactor.last.pid;
+  pm.setReady("db", pid, true, "ok");
+  pm.setReady("db", pid, false, "connection refused");
+  const status = statusOf(pm, "db");
+  assert.deepEqual([status.state, status.ready, status.pid], ["RUNNING", false, pid]);
+  assert.deepEqual(reactor.last.signals, []);
+});
+
+Deno.test("a process without a readiness probe is ready once started", () => {
+  const { pm } = setUp();
+  pm.addProcess("web", spec("web"));
+  pm.startService();
+  assert.deepEqual([statusOf(pm, "web").state, statusOf(pm, "web").ready], [
+    "RUNNING",
+    true,
+  ]);
+});
+
+Deno.test("a probe result for a child that is gone is ignored", async () => {
+  const { pm, reactor } = setUp();
+  pm.addProcess("db", { argv: ["db"], ready: TCP_READY });
+  pm.startService();
+  const old = reactor.last.pid;
+  await reactor.advance(pm.threshold);
+  reactor.last.processEnded({ code: 1, signal: null });
+  await reactor.advance(0);
+  pm.setReady("db", old, true, "late");
+  pm.liveFailed("db", old, "late");
+  assert.equal(statusOf(pm, "db").state, "STARTING");
+  assert.equal(reactor.spawnedProcesses.length, 2);
+  assert.deepEqual(reactor.last.signals, []);
+});
+
+Deno.test("a liveness failure restarts the process through the normal rules, with the reason logged", async () => {
+  const { pm, reactor, sink } = setUp();
+  pm.addProcess("api", { argv: ["api"] });
+  pm.startService();
+  await reactor.advance(pm.threshold);
+  pm.liveFailed("api", reactor.last.pid, "GET /health: 500");
+  assert.deepEqual(reactor.last.signals, ["SIGTERM"]);
+  assert.deepEqual(sink.events.filter((e) => e.type === "unhealthy"), [
+    {
+      type: "unhealthy",
+      name: "api",
+      pid: reactor.last.pid,
+      reason: "GET /health: 500",
+    },
+  ]);
+  await reactor.advance(1);
+  assert.equal(reactor.spawnedProcesses.length, 2);
+  assert.equal(statusOf(pm, "api").state, "RUNNING");
+});
+
+Deno.test("a dependent waits, STOPPED with its reason, until its dependency is ready", async () => {
+  const { pm, reactor, sink } = setUp();
+  pm.addProcess("db", { argv: ["db"], ready: TCP_READY });
+  pm.addProcess("api", { argv: ["api"], dependsOn: { db: "ready" } });
+  pm.startService();
+  await reactor.advance(0);
+  assert.equal(reactor.spawnedProcesses.length, 1);
+  assert.deepEqual(
+    [
+      statusOf(pm, "api").state,
+      statusOf(pm, "api").waiting,
+      statusOf(pm, "api").blocked,
+    ],
+    ["STOPPED", "waiting for db: ready", false],
+  );
+  assert.ok(
+    sink.events.some((e) =>
+      e.type === "waiting" && e.reason === "waiting for db: ready"
+    ),
+  );
+  pm.setReady("db", reactor.last.pid, true, "ok");
+  await reactor.advance(0);
+  assert.deepEqual(reactor.spawnedProcesses.map((p) => p.request.argv[0]), [
+    "db",
+    "api",
+  ]);
+  assert.equal(statusOf(pm, "api").state, "RUNNING");
+  assert.equal(statusOf(pm, "api").waiting, null);
+});
+
+Deno.test("started is met once the dependency runs, ready or not", async () => {
+  const { pm, reactor } = setUp();
+  pm.addProcess("db", { argv: ["db"], ready: TCP_READY });
+  pm.addProcess("tail", { argv: ["tail"], dependsOn: { db: "started" } });
+  pm.startService();
+  await reactor.advance(0);
+  assert.deepEqual(reactor.spawnedProcesses.map((p) => p.request.argv[0]), [
+    "db",
+    "tail",
+  ]);
+});
+
+Deno.test("done gates a worker on a migration that exits 0", async () => {
+  const { pm, reactor } = setUp();
+  pm.addProcess("migrate", { argv: ["migrate"], restart: "on-failure" });
+  pm.addProcess("worker", { argv: ["worker"], dependsOn: { migrate: "done" } });
+  pm.startService();
+  await reactor.advance(0);
+  assert.equal(statusOf(pm, "worker").waiting, "waiting for migrate: done");
+  reactor.last.processEnded({ code: 0, signal: null });
+  await reactor.advance(0);
+  assert.equal(statusOf(pm, "worker").state, "RUNNING");
+});
+
+Deno.test("a failing done dependency leaves its dependent unstarted, saying why", async () => {
+  const { pm, reactor } = setUp();
+  pm.addProcess("migrate", { argv: ["migrate"], restart: "never" });
+  pm.addProcess("worker", { argv: ["worker"], dependsOn: { migrate: "done" } });
+  pm.startService();
+  reactor.last.processEnded({ code: 1, signal: null });
+  await reactor.advance(10);
+  const worker = statusOf(pm, "worker");
+  assert.deepEqual([worker.state, worker.blocked], ["STOPPED", true]);
+  assert.equal(
+    worker.waiting,
+    "cannot start: migrate can never be done (it exited with code 1)",
+  );
+  assert.equal(reactor.spawnedProcesses.length, 1);
+});
+
+Deno.test("a FATAL dependency blocks its dependents, and reviving it lets them start", async () => {
+  const { pm, reactor } = setUp();
+  pm.addProcess("db", { argv: ["db"], maxRestarts: 0 });
+  pm.addProcess("api", { argv: ["api"], dependsOn: { db: "started" } });
+  pm.startService();
+  await reactor.advance(0);
+  assert.equal(statusOf(pm, "api").state, "RUNNING");
+  // api runs; db gives up; a later api restart waits on db.
+  reactor.spawnedProcesses[0]!.processEnded({ code: 1, signal: null });
+  assert.equal(statusOf(pm, "db").state, "FATAL");
+  reactor.spawnedProcesses[1]!.processEnded({ code: 1, signal: null });
+  await reactor.advance(2);
+  assert.equal(statusOf(pm, "api").blocked, true);
+  assert.match(statusOf(pm, "api").waiting!, /db can never be started \(it is FATAL\)/);
+  pm.startProcess("db");
+  await reactor.advance(0);
+  assert.equal(statusOf(pm, "api").state, "RUNNING");
+});
+
+Deno.test("a dependency that restarts later does not restart its dependents", async () => {
+  const { pm, reactor } = setUp();
+  pm.addProcess("db", spec("db"));
+  pm.addProcess("api", { argv: ["api"], dependsOn: { db: "started" } });
+  pm.startService();
+  await reactor.advance(pm.threshold);
+  const apiPid = statusOf(pm, "api").pid;
+  reactor.spawnedProcesses[0]!.processEnded({ code: 1, signal: null });
+  await reactor.advance(1);
+  assert.equal(statusOf(pm, "db").state, "RUNNING");
+  assert.equal(statusOf(pm, "api").pid, apiPid);
+});
+
+Deno.test("stopService stops dependents first, and each dependency once its dependents are gone", async () => {
+  const { pm, reactor } = setUp();
+  pm.addProcess("db", spec("db"));
+  pm.addProcess("api", { argv: ["api"], dependsOn: { db: "started" } });
+  pm.addProcess("worker", { argv: ["worker"], dependsOn: { api: "started" } });
+  pm.startService();
+  await reactor.advance(1);
+  const [db, api, worker] = reactor.spawnedProcesses;
+  worker!.terminationDelay = 2;
+  const stopped = pm.stopService();
+  assert.deepEqual([db!.signals, api!.signals, worker!.signals], [[], [], ["SIGTERM"]]);
+  await reactor.advance(2);
+  assert.deepEqual([db!.signals, api!.signals], [[], ["SIGTERM"]]);
+  await reactor.advance(1);
+  assert.deepEqual(db!.signals, ["SIGTERM"]);
+  await reactor.advance(1);
+  await stopped;
+  assert.ok(pm.status().every((s) => s.state === "STOPPED"));
+});
+
+Deno.test("stopService with a dependency cycle still stops everything", async () => {
+  const { pm, reactor } = setUp();
+  pm.addProcess("a", { argv: ["a"] });
+  pm.addProcess("b", { argv: ["b"], dependsOn: { a: "started" } });
+  pm.startService();
+  await reactor.advance(0);
+  // A cycle only a bug could make (the config refuses them).
+  pm.updateProcess("a", { argv: ["a"], dependsOn: { b: "started" } });
+  await reactor.advance(1);
+  const stopped = pm.stopService();
+  await reactor.advance(pm.killTime * 2);
+  await stopped;
+  assert.ok(pm.status().every((s) => s.state === "STOPPED"));
+});
+
+Deno.test("a process added with dependencies to a running monitor waits for them in order", async () => {
+  const { pm, reactor } = setUp();
+  pm.startService();
+  pm.addProcess("worker", { argv: ["worker"], dependsOn: { db: "ready" } });
+  assert.match(statusOf(pm, "worker").waiting!, /db, which is not defined/);
+  pm.addProcess("db", { argv: ["db"], ready: TCP_READY });
+  await reactor.advance(0);
+  assert.equal(statusOf(pm, "worker").waiting, "waiting for db: ready");
+  pm.setReady("db", reactor.last.pid, true, "ok");
+  await reactor.advance(0);
+  assert.equal(statusOf(pm, "worker").state, "RUNNING");
+});
+
+Deno.test("stopping or holding a waiting process keeps it from starting later", async () => {
+  const { pm, reactor } = setUp();
+  pm.addProcess("db", { argv: ["db"], ready: TCP_READY });
+  pm.addProcess("api", { argv: ["api"], dependsOn: { db: "ready" } });
+  pm.startService();
+  pm.holdProcess("api");
+  pm.setReady("db", reactor.last.pid, true, "ok");
+  await reactor.advance(0);
+  assert.deepEqual([statusOf(pm, "api").state, statusOf(pm, "api").held], [
+    "STOPPED",
+    true,
+  ]);
+  assert.equal(reactor.spawnedProcesses.length, 1);
 });
