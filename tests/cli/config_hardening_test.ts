@@ -1,0 +1,86 @@
+/**
+ * End-to-end tests of the config loader's hardening: `main.ts` as a child,
+ * given files that used to hang it (a FIFO, /dev/zero), and judged by what
+ * it prints and how it exits.
+ *
+ * Every wait is for a line or an exit, with the helpers' generous timeout
+ * as the only clock: code that hangs fails the test when it runs out.
+ */
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { SLEEPER, tempDir, tend, yaml } from "../_fakes/tend.ts";
+
+async function mkfifo(path: string): Promise<void> {
+  const { success } = await new Deno.Command("mkfifo", { args: [path] }).output();
+  assert.ok(success, `mkfifo ${path}`);
+}
+
+/** Writes `text` next to `file` and renames it over `file`, as editors save. */
+async function replace(file: string, text: string): Promise<void> {
+  await Deno.writeTextFile(`${file}.new`, text);
+  await Deno.rename(`${file}.new`, file);
+}
+
+Deno.test("tend check refuses a FIFO at once, naming it, without a made-up line and column", async () => {
+  await using dir = await tempDir();
+  const fifo = join(dir.path, "procs.yaml");
+  await mkfifo(fifo);
+  // Before, open(2) waited for a writer forever.
+  await using t = tend(["check", fifo]);
+  assert.equal(await t.exit(), 78, t.transcript());
+  assert.equal(t.stderr, `${fifo}: is a FIFO, not a regular file\n`);
+});
+
+Deno.test("tend check refuses /dev/zero at once instead of reading it without end", async () => {
+  // Before, tend read it into memory until it was killed (10 GB in 35 s).
+  await using t = tend(["check", "/dev/zero"]);
+  assert.equal(await t.exit(), 78, t.transcript());
+  assert.equal(t.stderr, "/dev/zero: is a character device, not a regular file\n");
+});
+
+Deno.test("a reload of a FIFO fails at once, and the next SIGHUP, with a file back, reloads", async () => {
+  await using dir = await tempDir();
+  const file = await dir.write(
+    "procs.yaml",
+    yaml({ processes: { one: { cmd: SLEEPER } } }),
+  );
+  await using t = tend(["run", "--log-format", "json", file]);
+  await t.said("one", "ready");
+
+  const fifo = join(dir.path, "fifo");
+  await mkfifo(fifo);
+  await Deno.rename(fifo, file);
+  t.signal("SIGHUP");
+  // Before, this reload hung in open(2), and every later one queued behind it.
+  const failed = await t.record(
+    "the reload of the FIFO to fail",
+    (r) => r.process === null && r.message === `${file}: is a FIFO, not a regular file`,
+  );
+
+  await replace(
+    file,
+    yaml({ processes: { one: { cmd: SLEEPER }, two: { cmd: SLEEPER } } }),
+  );
+  t.signal("SIGHUP");
+  await t.record(
+    "the next reload to succeed",
+    (r) => r.message === `reloaded ${file}: 1 added, 0 removed, 0 changed, 1 unchanged`,
+    failed.index,
+  );
+  await t.said("two", "ready");
+  t.signal("SIGTERM");
+  assert.equal(await t.exit(), 0, t.transcript());
+});
+
+Deno.test("tend run and tend check without procs.yaml say so with a hint, without a made-up line and column", async () => {
+  await using dir = await tempDir();
+  for (const command of ["run", "check"]) {
+    await using t = tend([command], { cwd: dir.path });
+    assert.equal(await t.exit(), 78, t.transcript());
+    assert.equal(
+      t.stderr,
+      "procs.yaml: no procs.yaml here: name a file, or copy procs.example.yaml\n",
+    );
+  }
+});
