@@ -311,7 +311,7 @@ function readDocument(
   ctx: ReadContext,
 ): Config | undefined {
   for (const warning of c.doc.warnings) c.report(warning.pos[0], [], warning.message);
-  const broken = c.doc.errors.some((error) => error.code !== "DUPLICATE_KEY");
+  const broken = c.doc.errors.length > 0;
   const dangling = c.reportDanglingAliases();
   if (broken || dangling) {
     // After a syntax error the tree is the parser's guess, and a dangling

@@ -1,7 +1,8 @@
 /**
  * End-to-end tests of the config loader's hardening: `main.ts` as a child,
- * given files that used to hang it (a FIFO, /dev/zero), and judged by what
- * it prints and how it exits.
+ * given files that used to hang it (a FIFO, /dev/zero) or freeze it (a
+ * mapping of 100,000 keys, thousands of aliases, 10 MiB of list items), and
+ * judged by what it prints and how it exits.
  *
  * Every wait is for a line or an exit, with the helpers' generous timeout
  * as the only clock: code that hangs fails the test when it runs out.
@@ -83,4 +84,52 @@ Deno.test("tend run and tend check without procs.yaml say so with a hint, withou
       "procs.yaml: no procs.yaml here: name a file, or copy procs.example.yaml\n",
     );
   }
+});
+
+Deno.test("tend check of a mapping with 100,000 keys finishes, and a duplicate at its end is reported", async () => {
+  // yaml's uniqueKeys compared each key with every earlier one: 154 s here.
+  await using dir = await tempDir();
+  const keys = Array.from({ length: 100_000 }, (_, i) => `  k${i}: ${i}\n`).join("");
+  await dir.write(
+    "big.yaml",
+    `processes: {a: {cmd: [x]}}\nextra:\n${keys}  k0: again\n`,
+  );
+  await using t = tend(["check", "big.yaml"], { cwd: dir.path });
+  assert.equal(await t.exit(), 78, t.transcript());
+  assert.equal(
+    t.stderr,
+    'big.yaml:2:1: extra: unknown key "extra"\n' +
+      'big.yaml:100003:3: duplicate key "k0"\n',
+  );
+});
+
+Deno.test("tend check of a file with 20,000 aliases finishes: each alias is looked up once", async () => {
+  // Each alias used to search the whole document for its anchor, twice.
+  await using dir = await tempDir();
+  const aliases = Array.from({ length: 20_000 }, () => "*w").join(", ");
+  await dir.write(
+    "aliases.yaml",
+    `processes:\n  a:\n    cmd: [echo, &w word, ${aliases}]\n`,
+  );
+  await using t = tend(["check", "aliases.yaml"], { cwd: dir.path });
+  assert.equal(await t.exit(), 0, t.transcript());
+  assert.equal(t.lines[0], "aliases.yaml: valid, 1 process");
+  assert.ok(
+    t.lines.some((line) => line.endsWith(" word".repeat(20_001))),
+    t.transcript(),
+  );
+});
+
+Deno.test("tend check of 10 MiB of list items is refused as too much YAML instead of running out of memory", async () => {
+  // Before, yaml built a tree of 5 million items: 84 s, then out of memory.
+  await using dir = await tempDir();
+  const head = "processes: {a: {cmd: [x]}}\nx: [";
+  const items = "1,".repeat((10 * 1024 * 1024 - head.length - 3) / 2);
+  await dir.write("items.yaml", `${head}${items}]\n`);
+  await using t = tend(["check", "items.yaml"], { cwd: dir.path });
+  assert.equal(await t.exit(), 78, t.transcript());
+  assert.match(
+    t.stderr,
+    /^items\.yaml:2:\d+: too much YAML: more than 1000000 tokens \(keys, values, punctuation\); a config needs far fewer\n$/,
+  );
 });

@@ -648,6 +648,89 @@ Deno.test("duplicate keys inside a mapping tend does not read are still reported
   );
 });
 
+Deno.test("duplicate keys are found in every mapping, nested in lists, flow or block, and through alias keys", () => {
+  assert.deepEqual(
+    problems(yaml(
+      "processes: {a: {cmd: [x]}}",
+      "extra:",
+      "  - {b: 1, b: 2}",
+      "  - c: 1",
+      "    c: 2",
+      "  - ? [list, key]",
+      "    : {d: 1, d: 2}",
+      "k: &k key",
+      "other: {*k : 1, key: 2}",
+    )),
+    [
+      'procs.yaml:2:1: extra: unknown key "extra"',
+      'procs.yaml:3:12: duplicate key "b"',
+      'procs.yaml:5:5: duplicate key "c"',
+      'procs.yaml:7:14: duplicate key "d"',
+      'procs.yaml:8:1: k: unknown key "k"',
+      'procs.yaml:9:1: other: unknown key "other"',
+      'procs.yaml:9:17: duplicate key "key"',
+    ],
+  );
+});
+
+Deno.test("nesting deeper than 100 levels is reported where it goes too deep, not as a stack overflow", () => {
+  // 1000 levels overflowed yaml's stack: "Maximum call stack size exceeded".
+  const deep = 1000;
+  assert.deepEqual(
+    problems(
+      yaml("processes: {a: {cmd: [x]}}", `x: ${"[".repeat(deep)}${"]".repeat(deep)}`),
+    ),
+    // The top-level mapping is level 1, so the 100th "[" is level 101.
+    ["procs.yaml:2:103: nesting is too deep (more than 100 levels)"],
+  );
+  assert.deepEqual(
+    problems(yaml("processes: {a: {cmd: [x]}}", "x:", `  ${"- ".repeat(deep)}x`)),
+    ["procs.yaml:3:201: nesting is too deep (more than 100 levels)"],
+  );
+  assert.deepEqual(
+    problems(yaml(
+      "processes: {a: {cmd: [x]}}",
+      `x: ${"{a: ".repeat(deep)}${"}".repeat(deep)}`,
+      `y: ${"[".repeat(deep)}${"]".repeat(deep)}`,
+    )),
+    ["procs.yaml:2:400: nesting is too deep (more than 100 levels)"],
+    "the first place is reported",
+  );
+  assert.deepEqual(
+    problems(
+      yaml("processes: {a: {cmd: [x]}}", `x: ${"[".repeat(99)}${"]".repeat(99)}`),
+    ),
+    ['procs.yaml:2:1: x: unknown key "x"'],
+    "100 levels are fine",
+  );
+});
+
+Deno.test("more than 1,000,000 YAML tokens is an error where the limit is crossed, not a tree of them", () => {
+  // A plain scalar is two tokens (a marker and its text), a comma one: 333,334
+  // items of "1," cross the limit inside the list. 10 MiB of them took 84 s
+  // and ran out of memory.
+  const items = "1,".repeat(333_334);
+  const found = problems(yaml("processes: {a: {cmd: [x]}}", `x: [${items}]`));
+  assert.equal(found.length, 1, found.join("\n"));
+  assert.match(
+    found[0]!,
+    /^procs\.yaml:2:\d+: too much YAML: more than 1000000 tokens \(keys, values, punctuation\); a config needs far fewer$/,
+  );
+  const col = Number(found[0]!.split(":")[2]);
+  assert.ok(col > 600_000 && col < items.length, `column ${col}`);
+  // Under the limit, files parse as usual: tests/cli checks 100,000 keys
+  // (800,000 tokens).
+});
+
+Deno.test("a key of megabytes costs no more than its length and is quoted cut short", () => {
+  // The did-you-mean compared it with every key through a table of its
+  // length times the key's: 3 MB took 20 s and 1.6 GB.
+  const key = "k".repeat(3_000_000);
+  const found = problems(yaml("processes: {a: {cmd: [x]}}", `? ${key}`, ": 1"));
+  const cut = `"${"k".repeat(80)}"...`;
+  assert.deepEqual(found, [`procs.yaml:2:3: [${cut}]: unknown key ${cut}`]);
+});
+
 Deno.test("a syntax error is reported at its position, without follow-on problems", () => {
   assert.deepEqual(
     problems(yaml("processes:", "  web:", '    cmd: ["python3, -m]', "  api: {}")),
