@@ -8,7 +8,7 @@
  * (`keys.ts`), turning nodes into values and collecting problems instead of
  * stopping at the first (`readers.ts`); then run the checks across keys
  * (`validators.ts`); then build the config. Only {@linkcode loadConfig}
- * touches the file system.
+ * touches the file system: the config file and `/etc/passwd`.
  *
  * @module
  */
@@ -28,7 +28,13 @@ import { ConfigError, type Problem } from "./problems.ts";
 import type { ReadContext } from "./readers.ts";
 import { ReadGuard, ReadTimeout } from "./read_guard.ts";
 import { suggest } from "./suggest.ts";
-import { checkCommand, checkDelays, type Fields } from "./validators.ts";
+import { UserTable } from "./users.ts";
+import {
+  checkCommand,
+  checkDelays,
+  type Fields,
+  resolveIdentity,
+} from "./validators.ts";
 import { Checker, type Entry, parseYaml, quote } from "./yaml.ts";
 
 export { ConfigError, formatProblem, type Problem } from "./problems.ts";
@@ -57,6 +63,8 @@ export interface LoadOptions {
    * the command line says how to get one when it chose the file itself.
    */
   missing?: string;
+  /** The user table `user:` and a lone `uid:` are looked up in. @default "/etc/passwd" */
+  passwd?: string;
 }
 
 /**
@@ -75,7 +83,8 @@ export async function loadConfig(
   options: LoadOptions = {},
 ): Promise<Config> {
   const text = await readConfigText(file, options.missing);
-  return parseConfig(text, file, dirname(resolve(file)));
+  const users = await readUsers(options.passwd ?? "/etc/passwd");
+  return parseConfig(text, file, dirname(resolve(file)), { users });
 }
 
 /** A file tend will not read as a config: its kind, its size, a swap. */
@@ -280,6 +289,38 @@ export function firstInvalidUtf8(bytes: Uint8Array): number {
 }
 
 /**
+ * The user table, read as the config is. A table that cannot be read is
+ * not an error by itself (a container may have no /etc/passwd): only a
+ * config that needs it, with `user:` or a lone `uid:`, is refused, saying
+ * why.
+ */
+async function readUsers(passwd: string): Promise<UserTable> {
+  try {
+    const bytes = await guard.run(() => readRegularFile(passwd, MAX_CONFIG_BYTES));
+    // Names are compared as text; a stray bad byte in a comment or a GECOS
+    // field should not hide every user.
+    return UserTable.parse(new TextDecoder().decode(bytes), passwd);
+  } catch (error) {
+    let reason: string;
+    if (error instanceof Unreadable || error instanceof ReadTimeout) {
+      reason = error.message;
+    } else if (errorCode(error) === "ENOENT") reason = "no such file";
+    else reason = osReason(error);
+    return UserTable.failed(passwd, reason);
+  }
+}
+
+/** Options of {@linkcode parseConfig}. */
+export interface ParseOptions {
+  /**
+   * The users `user:` names and a lone `uid:` takes its group from;
+   * without one, both are problems ({@linkcode loadConfig} reads
+   * `/etc/passwd`).
+   */
+  users?: UserTable;
+}
+
+/**
  * Parses and validates config text; pure, it reads nothing but its arguments.
  *
  * @example
@@ -293,13 +334,20 @@ export function firstInvalidUtf8(bytes: Uint8Array): number {
  * @param text The YAML source.
  * @param file The file's path as it should appear in problems and in the result.
  * @param baseDir Absolute folder a relative `cwd` is resolved against.
+ * @param options See {@linkcode ParseOptions}.
  * @returns The validated config.
  * @throws {ConfigError} With every problem found, when there is at least one.
  */
-export function parseConfig(text: string, file: string, baseDir: string): Config {
+export function parseConfig(
+  text: string,
+  file: string,
+  baseDir: string,
+  options: ParseOptions = {},
+): Config {
   const { doc, lineCounter } = parseYaml(text);
   const checker = new Checker(doc);
-  const config = readDocument(checker, file, { baseDir });
+  const users = options.users ?? UserTable.failed("the user table", "none was given");
+  const config = readDocument(checker, file, { baseDir, users });
   const problems = checker.problems(file, lineCounter);
   if (problems.length > 0 || config === undefined) throw new ConfigError(problems);
   return config;
@@ -443,6 +491,7 @@ function readProcess(
   const fields = readFields(c, c.entries(named.value, named.path), PROCESS_ROWS, ctx);
   checkCommand(c, named, fields);
   checkDelays(c, [fields, top]);
+  const identity = resolveIdentity(c, fields, ctx.users);
   const spec: Partial<ProcessSpec> = {};
   for (const row of PROCESS_ROWS) {
     const value = fields.get(row.key)?.value;
@@ -450,7 +499,12 @@ function readProcess(
     // sameSpec and serialise without `undefined` holes.
     if (value !== undefined) row.apply(spec, value);
   }
-  if (spec.argv === undefined || (fields.has("cmd") && fields.has("shell"))) {
+  if (identity?.uid !== undefined) spec.uid = identity.uid;
+  if (identity?.gid !== undefined) spec.gid = identity.gid;
+  if (
+    spec.argv === undefined || identity === undefined ||
+    (fields.has("cmd") && fields.has("shell"))
+  ) {
     return undefined;
   }
   return spec as ProcessSpec;

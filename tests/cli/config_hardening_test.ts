@@ -1,8 +1,8 @@
 /**
  * End-to-end tests of the config loader's hardening: `main.ts` as a child,
- * given files that used to hang it (a FIFO, /dev/zero) or freeze it (a
- * mapping of 100,000 keys, thousands of aliases, 10 MiB of list items), and
- * judged by what it prints and how it exits.
+ * given files that used to hang it (a FIFO, /dev/zero), freeze it (a
+ * mapping of 100,000 keys, thousands of aliases) or run children with the
+ * wrong group, and judged by what it prints and how it exits.
  *
  * Every wait is for a line or an exit, with the helpers' generous timeout
  * as the only clock: code that hangs fails the test when it runs out.
@@ -10,7 +10,16 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { SLEEPER, tempDir, tend, yaml } from "../_fakes/tend.ts";
+import { only } from "../_fakes/proc.ts";
+import {
+  MAIN,
+  PERMISSIONS,
+  SLEEPER,
+  tempDir,
+  Tend,
+  tend,
+  yaml,
+} from "../_fakes/tend.ts";
 
 async function mkfifo(path: string): Promise<void> {
   const { success } = await new Deno.Command("mkfifo", { args: [path] }).output();
@@ -133,3 +142,128 @@ Deno.test("tend check of 10 MiB of list items is refused as too much YAML instea
     /^items\.yaml:2:\d+: too much YAML: more than 1000000 tokens \(keys, values, punctuation\); a config needs far fewer\n$/,
   );
 });
+
+/** nobody's ids from /etc/passwd, or why the test cannot use them. */
+const NOBODY: { uid: number; gid: number } | string = await (async () => {
+  if (Deno.uid() !== 0) return "needs root to run a child as another user";
+  const passwd = await Deno.readTextFile("/etc/passwd").catch(() => "");
+  const entry = passwd.split("\n").find((line) => line.startsWith("nobody:"));
+  const [, , uid, gid] = entry?.split(":") ?? [];
+  if (uid === undefined || gid === undefined) {
+    return "needs a nobody user in /etc/passwd";
+  }
+  if (uid === "0" || gid === "0") return "needs a nobody that is not root";
+  return { uid: Number(uid), gid: Number(gid) };
+})();
+
+// Runs a command with supplementary groups 4 and 27 (as root), so a test
+// sees whether tend's groups reach its children.
+const WITH_GROUPS = [
+  "python3",
+  "-c",
+  "import os, sys; os.setgroups([4, 27]); os.execvp(sys.argv[1], sys.argv[1:])",
+];
+
+async function withGroups(argv: string[]): Promise<string> {
+  const [program, ...args] = [...WITH_GROUPS, ...argv];
+  const out = await new Deno.Command(program!, { args, stdout: "piped" }).output();
+  assert.ok(out.success, `${argv.join(" ")} with groups`);
+  return new TextDecoder().decode(out.stdout);
+}
+
+/**
+ * Runs the process `settings` describe (under tend run, itself started with
+ * supplementary groups 4 and 27), and returns the Uid, Gid and Groups
+ * lines of the child's /proc/self/status, split into ids.
+ */
+async function childIds(
+  settings: Record<string, unknown>,
+): Promise<Map<string, string[]>> {
+  // The wrapper works: what it starts has groups 4 and 27.
+  assert.match(
+    await withGroups(["grep", "^Groups:", "/proc/self/status"]),
+    /^Groups:\s+4 27\s*$/m,
+  );
+  await using dir = await tempDir();
+  const ids = ["grep", "-E", "^(Uid|Gid|Groups):", "/proc/self/status"];
+  const file = await dir.write(
+    "procs.yaml",
+    yaml({ processes: { ids: { cmd: ids, restart: "never", ...settings } } }),
+  );
+  const [program, ...args] = [
+    ...WITH_GROUPS,
+    Deno.execPath(),
+    "run",
+    ...PERMISSIONS,
+    MAIN,
+    "run",
+    "--log-format",
+    "json",
+    file,
+  ];
+  await using t = new Tend(
+    new Deno.Command(program!, {
+      args,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      detached: true,
+    }),
+  );
+  // The child exits 0 under restart: never, and then tend does.
+  assert.equal(await t.exit(), 0, t.transcript());
+  return new Map(
+    t.recordsOf("ids").filter((r) => r.stream === "stdout").map((r) => {
+      const [field, value] = r.message.slice("[ids] ".length).split(":");
+      return [field!, value!.trim().split(/\s+/).filter((id) => id !== "")];
+    }),
+  );
+}
+
+const AS_ROOT = typeof NOBODY === "string" ? NOBODY : null;
+
+Deno.test(
+  only(
+    "as root, a child given uid: alone runs with that user's primary group, not root's, and no supplementary groups",
+    AS_ROOT,
+  ),
+  async () => {
+    const { uid, gid } = NOBODY as { uid: number; gid: number };
+    const ids = await childIds({ uid });
+    assert.deepEqual(ids.get("Uid"), [uid, uid, uid, uid].map(String));
+    // Before, it kept tend's group: root's 0.
+    assert.deepEqual(ids.get("Gid"), [gid, gid, gid, gid].map(String));
+    // Deno's spawn (Rust's Command) calls setgroups(0) when it sets a uid as
+    // root; tend relies on that to drop its own groups.
+    assert.deepEqual(ids.get("Groups"), []);
+  },
+);
+
+Deno.test(
+  only(
+    "as root, a child given user: NAME runs with that user's uid and primary group, and no supplementary groups",
+    AS_ROOT,
+  ),
+  async () => {
+    const { uid, gid } = NOBODY as { uid: number; gid: number };
+    const ids = await childIds({ user: "nobody" });
+    assert.deepEqual(ids.get("Uid"), [uid, uid, uid, uid].map(String));
+    assert.deepEqual(ids.get("Gid"), [gid, gid, gid, gid].map(String));
+    assert.deepEqual(ids.get("Groups"), []);
+  },
+);
+
+Deno.test(
+  only(
+    "as root, a child given gid: alone keeps uid 0 but none of tend's supplementary groups",
+    AS_ROOT,
+  ),
+  async () => {
+    const { gid } = NOBODY as { uid: number; gid: number };
+    const ids = await childIds({ gid });
+    assert.deepEqual(ids.get("Uid"), ["0", "0", "0", "0"]);
+    assert.deepEqual(ids.get("Gid"), [gid, gid, gid, gid].map(String));
+    // Deno's spawn drops them when it sets a gid too, not only with a uid.
+    assert.deepEqual(ids.get("Groups"), []);
+  },
+);
