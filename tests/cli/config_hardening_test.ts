@@ -146,6 +146,12 @@ Deno.test("tend check of 10 MiB of list items is refused as too much YAML instea
 /** nobody's ids from /etc/passwd, or why the test cannot use them. */
 const NOBODY: { uid: number; gid: number } | string = await (async () => {
   if (Deno.uid() !== 0) return "needs root to run a child as another user";
+  const python = await new Deno.Command("python3", {
+    args: ["--version"],
+    stdout: "null",
+  })
+    .output().then((out) => out.success, () => false);
+  if (!python) return "needs python3 to give tend supplementary groups";
   const passwd = await Deno.readTextFile("/etc/passwd").catch(() => "");
   const entry = passwd.split("\n").find((line) => line.startsWith("nobody:"));
   const [, , uid, gid] = entry?.split(":") ?? [];
