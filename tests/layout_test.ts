@@ -127,7 +127,10 @@ function violations(tree: Tree): string[] {
     ) {
       found.push(`${path}: core reads time itself; it is handed a Clock`);
     }
-    if (layer === "config" && path !== "config/load.ts" && /\bDeno\./.test(code)) {
+    // Files are read through Deno.* or node:fs (the config's non-blocking open).
+    const touchesFiles = /\bDeno\./.test(code) ||
+      importsOf(source).some((specifier) => /^node:fs(\/|$)/.test(specifier));
+    if (layer === "config" && path !== "config/load.ts" && touchesFiles) {
       found.push(`${path}: only config/load.ts touches files`);
     }
   }
@@ -162,6 +165,7 @@ Deno.test("the layout check catches every kind of wrong arrow", () => {
     ["os/b.ts", 'export { z } from "../supervisor.ts";'],
     ["output/c.ts", 'const m = await import("../cli/run.ts");\nconsole.log(m);'],
     ["config/keys.ts", "await Deno.readTextFile('x');"],
+    ["config/users.ts", 'import { readFile } from "node:fs/promises";'],
     ["supervisor.ts", 'import "../main.ts";\nDeno.kill(1, "SIGTERM");'],
     ["stray.ts", ""],
   ]);
@@ -174,6 +178,7 @@ Deno.test("the layout check catches every kind of wrong arrow", () => {
     'output/c.ts: output imports cli ("../cli/run.ts"); the arrow runs the wrong way',
     "output/c.ts: prints or exits (console) outside cli/",
     "config/keys.ts: only config/load.ts touches files",
+    "config/users.ts: only config/load.ts touches files",
     'supervisor.ts: imports "../main.ts", outside lib/',
     "supervisor.ts: calls Deno.kill outside os/",
     "stray.ts: is in no layer (core, config, output, os, control, cli)",

@@ -8,6 +8,7 @@
 import { parseArgs } from "node:util";
 import { parseDuration } from "../core/duration.ts";
 import { RESTART_POLICIES, type RestartPolicy, type Timing } from "../core/spec.ts";
+import type { LoadOptions } from "../config/load.ts";
 import type { Overrides } from "../config/overrides.ts";
 import type { LogFormat } from "../output/log.ts";
 
@@ -105,4 +106,20 @@ export function runFlags(
     throw new UsageError(`--color must be auto, always or never, not "${color}"`);
   }
   return { timing, restart: restart as RestartPolicy | undefined, format, color };
+}
+
+/** The config file `run` and `check` read when none is named. */
+export const DEFAULT_CONFIG = "procs.yaml";
+
+/**
+ * The file a command reads, and how to load it: the one named, or
+ * {@linkcode DEFAULT_CONFIG}, with a hint for when it is not there (a first
+ * run in the wrong folder, or before copying the example).
+ */
+export function configFile(
+  named: string | undefined,
+): { file: string; options: LoadOptions } {
+  if (named !== undefined) return { file: named, options: {} };
+  const missing = `no ${DEFAULT_CONFIG} here: name a file, or copy procs.example.yaml`;
+  return { file: DEFAULT_CONFIG, options: { missing } };
 }

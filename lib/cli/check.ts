@@ -9,7 +9,7 @@ import { formatDuration } from "../core/duration.ts";
 import { TIMING_KEYS } from "../core/spec.ts";
 import { describeProcess } from "../config/describe.ts";
 import { loadConfig } from "../config/load.ts";
-import { HELP_OPTION, parse, UsageError } from "./args.ts";
+import { configFile, HELP_OPTION, parse, UsageError } from "./args.ts";
 import { write } from "./console.ts";
 import { EXIT } from "./exit_codes.ts";
 import { HELP } from "./help.ts";
@@ -27,7 +27,8 @@ export async function check(args: string[]): Promise<number> {
     return EXIT.OK;
   }
   if (positionals.length > 1) throw new UsageError("check takes one config file");
-  const config = await loadConfig(positionals[0] ?? "procs.yaml");
+  const { file, options } = configFile(positionals[0]);
+  const config = await loadConfig(file, options);
   const names = Object.keys(config.processes);
   const lines = [
     `${config.file}: valid, ${names.length} process${names.length === 1 ? "" : "es"}`,

@@ -7,14 +7,27 @@
 
 import { basename } from "node:path";
 import { DEFAULT_TIMING, toProcessName } from "../core/spec.ts";
-import { type Config, ConfigError, formatProblem, loadConfig } from "../config/load.ts";
+import {
+  type Config,
+  ConfigError,
+  formatProblem,
+  loadConfig,
+  type LoadOptions,
+} from "../config/load.ts";
 import { applyOverrides } from "../config/overrides.ts";
 import { systemClock } from "../os/clock.ts";
 import { DenoSpawner } from "../os/deno_spawner.ts";
 import { signalNumber } from "../os/signals.ts";
 import { Logger } from "../output/log.ts";
 import { type LoadResult, Supervisor } from "../supervisor.ts";
-import { parse, RUN_OPTIONS, type RunFlags, runFlags, UsageError } from "./args.ts";
+import {
+  configFile,
+  parse,
+  RUN_OPTIONS,
+  type RunFlags,
+  runFlags,
+  UsageError,
+} from "./args.ts";
 import { write } from "./console.ts";
 import { EXIT } from "./exit_codes.ts";
 import { HELP, VERSION } from "./help.ts";
@@ -39,7 +52,7 @@ export async function run(args: string[]): Promise<number> {
     return EXIT.OK;
   }
   const flags = runFlags(values);
-  let file: string | null = null;
+  let source: { file: string; options: LoadOptions } | null = null;
   let config: Config;
   if (dashes !== -1) {
     if (positionals.length > 0) {
@@ -56,20 +69,27 @@ export async function run(args: string[]): Promise<number> {
     };
   } else {
     if (positionals.length > 1) throw new UsageError("run takes one config file");
-    file = positionals[0] ?? "procs.yaml";
-    config = await loadConfig(file);
+    source = configFile(positionals[0]);
+    config = await loadConfig(source.file, source.options);
   }
   const problem = applyOverrides(config, flags);
   if (problem !== null) throw new UsageError(problem);
-  return await supervise(config, file === null ? null : reloader(file, flags), flags);
+  return await supervise(
+    config,
+    source === null ? null : reloader(source, flags),
+    flags,
+  );
 }
 
 // Reads the file again, with the flags applied, for a reload.
-function reloader(file: string, flags: RunFlags): () => Promise<LoadResult> {
+function reloader(
+  { file, options }: { file: string; options: LoadOptions },
+  flags: RunFlags,
+): () => Promise<LoadResult> {
   return async () => {
     let config: Config;
     try {
-      config = await loadConfig(file);
+      config = await loadConfig(file, options);
     } catch (error) {
       if (error instanceof ConfigError) {
         return { problems: error.problems.map(formatProblem) };

@@ -22,6 +22,7 @@ import {
   readRestart,
   readShell,
   readSignal,
+  readUser,
 } from "./readers.ts";
 
 /** A key of the top level or of a process. */
@@ -149,10 +150,27 @@ export const PROCESS_ROWS: readonly ProcessKeyRow[] = [
       text: (spec) => String(spec.clearEnv),
     },
   ),
-  own("uid", ["user"], "numeric user to run as (tend must be root)", readId, {
-    label: "uid",
-    text: (spec) => spec.uid === undefined ? "(tend's)" : String(spec.uid),
-  }),
+  {
+    key: "user",
+    aliases: ["username", "runas"],
+    doc: "a user name (or uid) from /etc/passwd to run as, with its primary group " +
+      "(tend must be root)",
+    read: readUser,
+    // Applied by resolveIdentity, together with uid and gid, which it may
+    // set or contradict; listed as uid and gid.
+    apply: () => {},
+  },
+  own(
+    "uid",
+    [],
+    "numeric user to run as, with its primary group from /etc/passwd unless gid " +
+      "is given (tend must be root)",
+    readId,
+    {
+      label: "uid",
+      text: (spec) => spec.uid === undefined ? "(tend's)" : String(spec.uid),
+    },
+  ),
   own("gid", ["group"], "numeric group to run as (tend must be root)", readId, {
     label: "gid",
     text: (spec) => spec.gid === undefined ? "(tend's)" : String(spec.gid),

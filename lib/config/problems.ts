@@ -9,10 +9,13 @@
 export interface Problem {
   /** The path of the file, as given. */
   file: string;
-  /** Line of the offending node, from 1. */
-  line: number;
-  /** Column of the offending node, from 1. */
-  col: number;
+  /**
+   * Line of the offending node, from 1; absent when the problem is the file
+   * itself (it cannot be read), which has no place to point at.
+   */
+  line?: number;
+  /** Column of the offending node, from 1; absent with `line`. */
+  col?: number;
   /** Where in the document, like `processes.web.cmd`; empty for the file itself. */
   path: string;
   /** What is wrong, without a subject: `must be a list of strings`. */
@@ -21,20 +24,25 @@ export interface Problem {
 
 /**
  * Formats a problem as `FILE:LINE:COL: path.to.key: message`, the shape editors
- * and terminals turn into links.
+ * and terminals turn into links; a problem without a place (a file that
+ * cannot be read) as `FILE: message`, rather than with a made-up `1:1`.
  *
  * @example
  * ```ts
  * import { formatProblem } from "./problems.ts";
  * formatProblem({ file: "procs.yaml", line: 3, col: 5, path: "processes.web.cmd", message: "must not be empty" });
  * // "procs.yaml:3:5: processes.web.cmd: must not be empty"
+ * formatProblem({ file: "procs.yaml", path: "", message: "is a directory, not a regular file" });
+ * // "procs.yaml: is a directory, not a regular file"
  * ```
  *
  * @param problem The problem to format.
  * @returns One line; the path and its colon are left out when the path is empty.
  */
 export function formatProblem(problem: Problem): string {
-  const where = `${problem.file}:${problem.line}:${problem.col}`;
+  const where = problem.line === undefined
+    ? problem.file
+    : `${problem.file}:${problem.line}:${problem.col ?? 1}`;
   return problem.path === ""
     ? `${where}: ${problem.message}`
     : `${where}: ${problem.path}: ${problem.message}`;

@@ -11,12 +11,15 @@ import { parseDuration } from "../core/duration.ts";
 import { normalizeSignal, type SignalName, SIGNALS } from "../core/signals.ts";
 import { RESTART_POLICIES, type RestartPolicy, setOwn } from "../core/spec.ts";
 import { suggest } from "./suggest.ts";
+import { MAX_ID, type UserTable } from "./users.ts";
 import { type Checker, type Entry, quote, scalarText } from "./yaml.ts";
 
-/** What readers may need besides the node: where relative paths start. */
+/** What readers may need besides the node: where relative paths start, who is who. */
 export interface ReadContext {
   /** Absolute folder of the config file; relative paths are taken from it. */
   baseDir: string;
+  /** The users `user:` names and a lone `uid:` finds its group in. */
+  users: UserTable;
 }
 
 /** Reads one key's value; see the module doc. */
@@ -132,11 +135,17 @@ export function readBoolean(c: Checker, entry: Entry): boolean | undefined {
   return undefined;
 }
 
-/** A user or group id: a non-negative integer. */
+/**
+ * A user or group id: an integer from 0 to {@linkcode MAX_ID}. Larger ones
+ * would pass here and fail at every spawn (EINVAL), so they are refused
+ * where they are written.
+ */
 export function readId(c: Checker, entry: Entry): number | undefined {
   const value = isScalar(entry.value) ? entry.value.value : undefined;
   if (typeof value === "number" && Number.isSafeInteger(value) && value >= 0) {
-    return value;
+    if (value <= MAX_ID) return value;
+    c.report(entry.at, entry.path, OUT_OF_RANGE);
+    return undefined;
   }
   c.report(entry.at, entry.path, "must be a non-negative integer");
   return undefined;
@@ -149,6 +158,57 @@ export function readCount(c: Checker, entry: Entry): number | undefined {
     return value;
   }
   c.report(entry.at, entry.path, "must be a whole number, 0 or more");
+  return undefined;
+}
+
+const OUT_OF_RANGE = `must be at most ${MAX_ID} (ids are 32 bits, and ${
+  MAX_ID + 1
+} means "unchanged")`;
+
+/**
+ * Who `user:` names: a uid, and the primary group when it was named by a
+ * user name (a numeric `user:` is a uid, whose group is looked up as for
+ * `uid:`).
+ */
+export interface UserRef {
+  /** The name as written, when it is one. */
+  name?: string;
+  /** The user id. */
+  uid: number;
+  /** The primary group, from the user table; absent for a numeric `user:`. */
+  gid?: number;
+}
+
+/**
+ * `user`: a user name from the user table, or a numeric uid, as
+ * supervisord's `user=` takes either.
+ */
+export function readUser(
+  c: Checker,
+  entry: Entry,
+  ctx: ReadContext,
+): UserRef | undefined {
+  const text = scalarText(entry.value);
+  if (text === undefined || text === "") {
+    c.report(entry.at, entry.path, "must be a user name or a numeric uid");
+    return undefined;
+  }
+  if (/^\d+$/.test(text)) {
+    const uid = Number(text);
+    if (uid <= MAX_ID) return { uid };
+    c.report(entry.at, entry.path, OUT_OF_RANGE);
+    return undefined;
+  }
+  const user = ctx.users.byName(text);
+  if (user !== undefined) return { name: user.name, uid: user.uid, gid: user.gid };
+  const { source, unavailable } = ctx.users;
+  c.report(
+    entry.at,
+    entry.path,
+    unavailable === undefined
+      ? `unknown user ${quote(text)} (not in ${source})`
+      : `cannot look up user ${quote(text)}: ${source}: ${unavailable}`,
+  );
   return undefined;
 }
 

@@ -33,6 +33,10 @@ export function suggest(
   let best: string | undefined;
   let bestDistance = Infinity;
   for (const candidate of candidates) {
+    // The distance is at least the difference in length, so a word far
+    // longer than every key (a stray megabyte of text) costs nothing here
+    // instead of a table of its length times the key's.
+    if (Math.abs(word.length - candidate.length) > 2) continue;
     const distance = editDistance(word.toLowerCase(), candidate.toLowerCase());
     if (distance < bestDistance) [best, bestDistance] = [candidate, distance];
   }

@@ -8,7 +8,9 @@
 
 import { formatDuration } from "../core/duration.ts";
 import { DEFAULT_TIMING, type Timing } from "../core/spec.ts";
-import type { Checker, Entry } from "./yaml.ts";
+import type { UserRef } from "./readers.ts";
+import type { UserTable } from "./users.ts";
+import { type Checker, type Entry, quote } from "./yaml.ts";
 
 /** A key written in a mapping, and its value as read (`undefined`: invalid). */
 export interface Field {
@@ -78,4 +80,78 @@ function effective(key: keyof Timing, scopes: Fields[]): number | undefined {
     if (field !== undefined) return field.value as number | undefined;
   }
   return DEFAULT_TIMING[key];
+}
+
+/** The ids a process runs as; an absent one is tend's own. */
+export interface Identity {
+  /** The user id. */
+  uid?: number;
+  /** The group id. */
+  gid?: number;
+}
+
+/**
+ * Works out the uid and gid a process runs as from `user`, `uid` and
+ * `gid`:
+ *
+ * - `user: NAME` gives the uid and the primary group of NAME;
+ * - `uid` with `user` must be the same uid (it is then redundant), or it is
+ *   reported at `uid`;
+ * - a uid without a group (a lone `uid:`, or a numeric `user:`) takes the
+ *   primary group of its entry in the user table. Without an entry that is
+ *   a problem at the uid: left alone, the child would keep tend's group,
+ *   root's group 0, which is how a `nobody` child came to write root-group
+ *   files;
+ * - `gid` always wins over the primary group.
+ *
+ * @returns the ids, or `undefined` when one of the keys is wrong (reported)
+ */
+export function resolveIdentity(
+  c: Checker,
+  fields: Fields,
+  users: UserTable,
+): Identity | undefined {
+  const user = fields.get("user");
+  const uid = fields.get("uid");
+  const gid = fields.get("gid");
+  // An invalid value has been reported by its reader; nothing to add.
+  if (
+    [user, uid, gid].some((field) => field !== undefined && field.value === undefined)
+  ) {
+    return undefined;
+  }
+  const ref = user?.value as UserRef | undefined;
+  const id = uid?.value as number | undefined;
+  if (ref !== undefined && id !== undefined && ref.uid !== id) {
+    const named = ref.name === undefined
+      ? `${ref.uid}`
+      : `${quote(ref.name)} (uid ${ref.uid})`;
+    c.report(
+      uid!.entry.at,
+      uid!.entry.path,
+      `does not match user ${named}; give one of user and uid`,
+    );
+    return undefined;
+  }
+  const identity: Identity = {};
+  const wantedUid = id ?? ref?.uid;
+  const wantedGid = (gid?.value as number | undefined) ?? ref?.gid;
+  if (wantedUid !== undefined) identity.uid = wantedUid;
+  if (wantedGid !== undefined) identity.gid = wantedGid;
+  if (wantedUid === undefined || wantedGid !== undefined) return identity;
+  const entry = users.byUid(wantedUid);
+  if (entry !== undefined) {
+    identity.gid = entry.gid;
+    return identity;
+  }
+  const where = (uid ?? user)!.entry;
+  c.report(
+    where.at,
+    where.path,
+    users.unavailable === undefined
+      ? `uid ${wantedUid} is not in ${users.source}, so its group is unknown; add gid:`
+      : `cannot look up the group of uid ${wantedUid} (${users.source}: ` +
+        `${users.unavailable}); add gid:`,
+  );
+  return undefined;
 }

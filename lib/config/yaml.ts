@@ -3,19 +3,31 @@
  * {@linkcode Checker} collects problems at offsets while readers walk the
  * document, turning them into FILE:LINE:COL at the end.
  *
+ * Everything here is linear in the size of the text, so the loader's size
+ * cap bounds the time a file can take: duplicate keys and aliases are found
+ * in one walk rather than with yaml's own checks, which compare each key
+ * with every earlier one (100,000 keys took minutes) and search the whole
+ * document for each alias's anchor.
+ *
  * @module
  */
 
 import {
-  type Document,
+  type Alias,
+  Composer,
+  type CST,
+  Document,
   isAlias,
+  isMap,
   isNode,
   isScalar,
+  isSeq,
+  Lexer,
   LineCounter,
   type Node,
-  parseDocument,
-  visit,
+  Parser,
   type YAMLMap,
+  YAMLParseError,
 } from "yaml";
 import type { Problem } from "./problems.ts";
 
@@ -28,17 +40,109 @@ export interface ParsedYaml {
 }
 
 /**
+ * How deep collections may nest. yaml builds its tree recursively and runs
+ * out of stack somewhere past 800 levels, depending on what else is on the
+ * stack; no config needs a tenth of this, and a fixed limit gives one clear
+ * message instead of "Maximum call stack size exceeded" at a varying place.
+ */
+export const MAX_DEPTH = 100;
+
+/**
+ * How many lexical tokens a file may hold. yaml's tree takes about 600
+ * bytes a token: 10 MiB of `[1,1,1,...` (5 million items) took 84 s and
+ * then ran out of memory, which on a reload would take tend down and leave
+ * its children orphaned. A mapping of 100,000 keys is 800,000 tokens; a
+ * config is a few thousand.
+ */
+export const MAX_TOKENS = 1_000_000;
+
+/**
  * Parses YAML text, keeping every node's position and collecting errors
- * in the document instead of throwing.
+ * in the document instead of throwing. More than {@linkcode MAX_TOKENS}
+ * tokens, or nesting deeper than {@linkcode MAX_DEPTH}, is an error at the
+ * place it goes too far, found before the tree is built.
  */
 export function parseYaml(text: string): ParsedYaml {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, {
-    lineCounter,
-    uniqueKeys: true,
-    prettyErrors: false,
-  });
-  return { doc, lineCounter };
+  const tokens: CST.Token[] = [];
+  // What Parser#parse does, one lexical token at a time, so that a file of
+  // too many can be stopped before yaml builds a tree of them.
+  const parser = new Parser(lineCounter.addNewLine);
+  lineCounter.addNewLine(0);
+  let count = 0;
+  try {
+    for (const lexeme of new Lexer().lex(text)) {
+      if (++count > MAX_TOKENS) {
+        const message = `too much YAML: more than ${MAX_TOKENS} tokens ` +
+          "(keys, values, punctuation); a config needs far fewer";
+        return { doc: failed(parser.offset, message), lineCounter };
+      }
+      for (const token of parser.next(lexeme)) tokens.push(token);
+    }
+    for (const token of parser.end()) tokens.push(token);
+  } catch (error) {
+    // yaml's parser keeps its own stack and should not overflow; if it
+    // does, it has no place to give.
+    if (!(error instanceof RangeError)) throw error;
+    return { doc: failed(0, "nesting is too deep for the YAML parser"), lineCounter };
+  }
+  const deep = tooDeep(tokens, MAX_DEPTH);
+  if (deep !== undefined) {
+    const message = `nesting is too deep (more than ${MAX_DEPTH} levels)`;
+    return { doc: failed(deep, message), lineCounter };
+  }
+  // Duplicate keys are the Checker's: yaml's uniqueKeys is quadratic.
+  const composer = new Composer({ uniqueKeys: false });
+  // What yaml's parseDocument does: the first document, and an error if
+  // there is another.
+  let doc: Document | undefined;
+  for (const next of composer.compose(tokens, true, text.length)) {
+    if (doc === undefined) {
+      doc = next as Document;
+      continue;
+    }
+    const range: [number, number] = [next.range[0], next.range[1]];
+    doc.errors.push(new YAMLParseError(range, "MULTIPLE_DOCS", "several documents"));
+    break;
+  }
+  return { doc: doc ?? new Document(null), lineCounter };
+}
+
+// An empty document holding one error at `at`.
+function failed(at: number, message: string): Document {
+  const doc = new Document(null);
+  doc.errors.push(new YAMLParseError([at, at + 1], "RESOURCE_EXHAUSTION", message));
+  return doc;
+}
+
+/**
+ * The offset of the first collection nested more than `limit` deep, if
+ * any; walks the parser's tokens with a stack of its own, so depth costs
+ * no call stack.
+ */
+function tooDeep(tokens: CST.Token[], limit: number): number | undefined {
+  // Pushed last first, so tokens come off in file order and the first
+  // collection too deep is the one reported.
+  const stack: [CST.Token, number][] = tokens.map((token) => [token, 0]);
+  stack.reverse();
+  while (stack.length > 0) {
+    const [token, depth] = stack.pop()!;
+    if (token.type === "document") {
+      if (token.value !== undefined) stack.push([token.value, depth]);
+      continue;
+    }
+    if (
+      token.type !== "block-map" && token.type !== "block-seq" &&
+      token.type !== "flow-collection"
+    ) continue;
+    if (depth + 1 > limit) return token.offset;
+    for (let i = token.items.length - 1; i >= 0; i--) {
+      const item = token.items[i]!;
+      if (item.value !== undefined) stack.push([item.value, depth + 1]);
+      if ("key" in item && item.key) stack.push([item.key, depth + 1]);
+    }
+  }
+  return undefined;
 }
 
 /** Where a node is in the document: keys and list indexes from the top. */
@@ -63,11 +167,17 @@ export class Checker {
   /** The parsed document. */
   readonly doc: Document;
   #found: { at: number; path: Path; message: string }[] = [];
-  #duplicates = new Set<number>();
+  // What one walk of the whole document found, at construction.
+  #targets = new Map<Node, Node>();
+  #dangling: Alias[] = [];
+  #duplicates: { at: number; key: string }[] = [];
+  // Duplicates `entries` reported, with their path, by offset.
+  #reported = new Set<number>();
 
   /** @param doc the parsed document the problems are about */
   constructor(doc: Document) {
     this.doc = doc;
+    this.#index();
   }
 
   /** Records a problem at offset `at` of the text. */
@@ -86,7 +196,9 @@ export class Checker {
 
   /** Follows an alias to its anchor; anything that is not a node becomes null. */
   resolve(node: unknown): Node | null {
-    if (isAlias(node)) return node.resolve(this.doc) ?? null;
+    // From the index: yaml's own Alias#resolve searches the whole document
+    // each time, which makes many aliases quadratic.
+    if (isAlias(node)) return this.#targets.get(node) ?? null;
     return isNode(node) ? node : null;
   }
 
@@ -111,9 +223,9 @@ export class Checker {
         continue;
       }
       if (seen.has(key)) {
-        // Reported here, with its path, rather than from yaml's own
-        // DUPLICATE_KEY error, which has no path.
-        this.#duplicates.add(keyAt);
+        // Reported here, with its path; reportYamlErrors reports the ones
+        // in mappings no reader walks, without one.
+        this.#reported.add(keyAt);
         this.report(keyAt, path, `duplicate key ${quote(key)}`);
         continue;
       }
@@ -130,47 +242,81 @@ export class Checker {
   }
 
   /**
-   * Reports yaml's own errors; duplicate keys only where `entries` did not
+   * Reports yaml's own errors, and duplicate keys where `entries` did not
    * already, that is in mappings the readers never walk.
    */
   reportYamlErrors(): void {
     for (const error of this.doc.errors) {
       const at = error.pos[0];
-      if (error.code === "DUPLICATE_KEY") {
-        if (this.#duplicates.has(at)) continue;
-        this.report(at, [], `duplicate key ${quote(this.#keyTextAt(at))}`);
-      } else if (error.code === "MULTIPLE_DOCS") {
+      if (error.code === "MULTIPLE_DOCS") {
         // yaml's own text points at its API (parseAllDocuments), not at the file.
         this.report(at, [], "the file must hold one YAML document, not several");
+      } else if (
+        error.code === "RESOURCE_EXHAUSTION" && /call stack/i.test(error.message)
+      ) {
+        // Out of stack despite MAX_DEPTH (a caller deep in its own stack).
+        this.report(at, [], "nesting is too deep for the YAML parser");
       } else {
         this.report(at, [], error.message);
       }
+    }
+    for (const { at, key } of this.#duplicates) {
+      if (!this.#reported.has(at)) this.report(at, [], `duplicate key ${quote(key)}`);
     }
   }
 
   /** Reports aliases whose anchor is not defined before them; true if any. */
   reportDanglingAliases(): boolean {
-    let found = false;
-    visit(this.doc, {
-      Alias: (_, alias) => {
-        if (alias.resolve(this.doc) !== undefined) return;
-        this.report(this.offsetOf(alias, 0), [], `unknown alias "*${alias.source}"`);
-        found = true;
-      },
-    });
-    return found;
+    for (const alias of this.#dangling) {
+      this.report(this.offsetOf(alias, 0), [], `unknown alias "*${alias.source}"`);
+    }
+    return this.#dangling.length > 0;
   }
 
-  #keyTextAt(at: number): string {
-    let text = "";
-    visit(this.doc, {
-      Pair: (_, pair) => {
-        if (!isNode(pair.key) || pair.key.range?.[0] !== at) return undefined;
-        text = scalarText(this.resolve(pair.key)) ?? "";
-        return visit.BREAK;
-      },
-    });
-    return text;
+  /**
+   * One walk of the whole document, in document order, with a stack of its
+   * own: each alias's anchor (the last one of that name before it, as YAML
+   * and yaml's Alias#resolve say), the aliases with none, then the duplicate
+   * keys of every mapping, keys compared as `entries` compares them.
+   */
+  #index(): void {
+    const anchors = new Map<string, Node>();
+    const maps: YAMLMap[] = [];
+    const stack: unknown[] = [this.doc.contents];
+    while (stack.length > 0) {
+      const node = stack.pop();
+      if (isAlias(node)) {
+        const target = anchors.get(node.source);
+        if (target === undefined) this.#dangling.push(node);
+        else this.#targets.set(node, target);
+        continue;
+      }
+      if (!isNode(node)) continue;
+      // Set before the children are walked: an alias inside its own anchor
+      // refers to it, as in yaml.
+      if (node.anchor) anchors.set(node.anchor, node);
+      // Children are pushed last first, so they come off in file order.
+      if (isMap(node)) {
+        maps.push(node);
+        for (let i = node.items.length - 1; i >= 0; i--) {
+          stack.push(node.items[i]!.value, node.items[i]!.key);
+        }
+      } else if (isSeq(node)) {
+        for (let i = node.items.length - 1; i >= 0; i--) stack.push(node.items[i]);
+      }
+    }
+    for (const map of maps) {
+      const seen = new Set<string>();
+      for (const pair of map.items) {
+        const key = scalarText(this.resolve(pair.key));
+        if (key === undefined) continue;
+        if (!seen.has(key)) seen.add(key);
+        else {
+          const at = this.offsetOf(pair.key, this.offsetOf(map, 0));
+          this.#duplicates.push({ at, key });
+        }
+      }
+    }
   }
 }
 
@@ -196,13 +342,30 @@ export function formatPath(path: Path): string {
   let text = "";
   for (const part of path) {
     if (typeof part === "number") text += `[${part}]`;
-    else if (/^[A-Za-z0-9_-]+$/.test(part)) text += text === "" ? part : `.${part}`;
-    else text += `[${quote(part)}]`;
+    else if (part.length <= QUOTE_LIMIT && /^[A-Za-z0-9_-]+$/.test(part)) {
+      text += text === "" ? part : `.${part}`;
+    } else text += `[${quote(part)}]`;
   }
   return text;
 }
 
-/** A value quoted for a message: `"kill_time"`. */
+/** How much of a value a message quotes; the place says where the rest is. */
+const QUOTE_LIMIT = 80;
+
+/**
+ * A value quoted for a message: `"kill_time"`; a long one is cut, so a
+ * stray megabyte key makes one readable line, not a megabyte of log.
+ *
+ * @example
+ * ```ts
+ * import { quote } from "./yaml.ts";
+ * quote("kill_time"); // '"kill_time"'
+ * quote("k".repeat(1000)).length; // 84
+ * ```
+ */
 export function quote(text: string): string {
-  return JSON.stringify(text);
+  if (text.length <= QUOTE_LIMIT) return JSON.stringify(text);
+  // Cut on a code point, not inside a surrogate pair.
+  const head = Array.from(text.slice(0, QUOTE_LIMIT + 1)).slice(0, -1).join("");
+  return `${JSON.stringify(head)}...`;
 }
