@@ -26,6 +26,7 @@ import { ConfigError } from "./problems.ts";
 import type { ReadContext } from "./readers.ts";
 import { suggest } from "./suggest.ts";
 import { checkCommand, checkDelays, type Fields } from "./validators.ts";
+import { checkDependencies } from "./probes.ts";
 import { Checker, type Entry, parseYaml, quote } from "./yaml.ts";
 
 export { ConfigError, formatProblem, type Problem } from "./problems.ts";
@@ -217,6 +218,7 @@ function readProcesses(
     const spec = readProcess(c, named, top, ctx);
     if (spec !== undefined) setOwn(processes, named.key, spec);
   }
+  checkDependencies(c, entry, processes);
   return processes;
 }
 
