@@ -17,7 +17,7 @@
  * @module
  */
 
-import { isMap, isScalar, isSeq, type Node, type YAMLMap } from "yaml";
+import { isMap, isScalar, isSeq, type YAMLMap } from "yaml";
 import { formatDuration, parseDuration } from "../core/duration.ts";
 import { findCycles, formatCycle } from "../core/deps.ts";
 import { describeCheck, isEventDriven, type ProbeRole } from "../core/probes.ts";
@@ -453,7 +453,7 @@ export function checkDependencies(
         c.report(place.keyAt, place.path, `unknown process ${quote(dep)}${advice}`);
         continue;
       }
-      if (condition === "ready" && !has(other.node, "ready")) {
+      if (condition === "ready" && !has(c, other.node, "ready")) {
         c.report(
           place.at,
           place.path,
@@ -463,9 +463,9 @@ export function checkDependencies(
         );
       }
       if (condition === "done" && dep !== name) {
-        const restart = has(other.node, "restart") ? specs[dep]?.restart : "always";
+        const restart = has(c, other.node, "restart") ? specs[dep]?.restart : "always";
         if (restart === "always") {
-          const how = has(other.node, "restart") ? "" : " (the default)";
+          const how = has(c, other.node, "restart") ? "" : " (the default)";
           c.report(
             place.at,
             place.path,
@@ -493,9 +493,11 @@ export function checkDependencies(
   }
 }
 
-function has(node: YAMLMap | null, key: string): boolean {
+// Whether a process's mapping has `key`, valid or not (an invalid one was
+// reported by its reader, and must not be reported again as missing).
+function has(c: Checker, node: YAMLMap | null, key: string): boolean {
   return node !== null &&
-    node.items.some((pair) => scalarText(pair.key as Node) === key);
+    node.items.some((pair) => scalarText(c.resolve(pair.key)) === key);
 }
 
 // Where each dependency of a process mapping is written, without
