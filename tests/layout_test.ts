@@ -42,8 +42,12 @@ const CONSOLE_CALLS = ["console", "Deno.stdout", "Deno.stderr", "Deno.exit"]
 /** A source file of lib/, by its path relative to lib/. */
 type Tree = Map<string, string>;
 
+// The supervisor layer's files at the top of lib/: the Supervisor, and
+// the health wiring it composes (probes of running children).
+const SUPERVISOR_FILES: ReadonlySet<string> = new Set(["supervisor.ts", "health.ts"]);
+
 function layerOf(path: string): Layer | null {
-  if (path === "supervisor.ts") return "supervisor";
+  if (SUPERVISOR_FILES.has(path)) return "supervisor";
   const top = path.split("/")[0] as Layer;
   return top in MAY_IMPORT ? top : null;
 }

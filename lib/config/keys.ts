@@ -24,6 +24,13 @@ import {
   readSignal,
   readUser,
 } from "./readers.ts";
+import {
+  describeDependencies,
+  describeProbe,
+  readAliveProbe,
+  readDependsOn,
+  readReadyProbe,
+} from "./probes.ts";
 
 /** A key of the top level or of a process. */
 export interface KeyRow {
@@ -227,6 +234,27 @@ export const PROCESS_ROWS: readonly ProcessKeyRow[] = [
       show: { label: key, text: (spec) => formatDuration(spec.timing[key]) },
     };
   }),
+  own(
+    "ready",
+    ["readinessprobe", "readiness", "readycheck", "healthcheck", "health"],
+    "a readiness probe: STARTING until it passes, then RUNNING and ready",
+    readReadyProbe,
+    { label: "ready", text: (spec) => describeProbe(spec.ready) },
+  ),
+  own(
+    "alive",
+    ["livenessprobe", "liveness", "livecheck", "alivecheck"],
+    "a liveness probe: failures in a row restart the process",
+    readAliveProbe,
+    { label: "alive", text: (spec) => describeProbe(spec.alive) },
+  ),
+  own(
+    "dependsOn",
+    ["depends", "dependencies", "requires", "needs", "after"],
+    "processes that must be started, ready or done before this one starts",
+    readDependsOn,
+    { label: "dependsOn", text: (spec) => describeDependencies(spec.dependsOn) },
+  ),
 ];
 
 function shellQuote(arg: string): string {

@@ -28,6 +28,7 @@ import { ConfigError, type Problem } from "./problems.ts";
 import type { ReadContext } from "./readers.ts";
 import { ReadGuard, ReadTimeout } from "./read_guard.ts";
 import { suggest } from "./suggest.ts";
+import { checkDependencies } from "./probes.ts";
 import { UserTable } from "./users.ts";
 import {
   checkCommand,
@@ -475,6 +476,7 @@ function readProcesses(
     const spec = readProcess(c, named, top, ctx);
     if (spec !== undefined) setOwn(processes, named.key, spec);
   }
+  checkDependencies(c, entry, processes);
   return processes;
 }
 

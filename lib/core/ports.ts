@@ -1,16 +1,18 @@
 /**
- * What the core needs from outside: a way to start processes and a clock.
+ * What the core needs from outside: a way to start processes, a clock,
+ * and a way to run health checks.
  *
  * {@linkcode ProcessMonitor} depends only on these interfaces. The real
  * implementations live in `os/` (`deno_spawner.ts` over `Deno.Command`,
- * `clock.ts` over the global timers); tests use fakes that behave like
- * Twisted's `DummyProcess` and `Clock`.
+ * `clock.ts` over the global timers, `probes.ts` over sockets and
+ * `Deno.Command`); tests use fakes that behave like Twisted's
+ * `DummyProcess` and `Clock`.
  *
  * @module
  */
 
 import type { SignalName } from "./signals.ts";
-import type { ExitStatus, ResolvedSpec } from "./spec.ts";
+import type { ExitStatus, ProbeCheck, ResolvedSpec } from "./spec.ts";
 
 /** The two output streams of a child. */
 export type OutputStream = "stdout" | "stderr";
@@ -129,4 +131,57 @@ export interface Clock {
    * instant: how "restart at once" is scheduled without a 0 ms timer.
    */
   queueMicrotask(fn: () => void): void;
+}
+
+/**
+ * The process a probe check belongs to: what an `exec` check runs with
+ * (the process's working directory, environment and user), and what a
+ * message names.
+ */
+export interface ProbeTarget {
+  /** The process's name. */
+  name: string;
+  /** The pid of the child being checked. */
+  pid: number;
+  /** Working directory for an `exec` check; tend's own when absent. */
+  cwd?: string;
+  /** Variables added to tend's environment (or all of it with `clearEnv`). */
+  env?: Record<string, string>;
+  /** Start an `exec` check from an empty environment, as the process does. @default false */
+  clearEnv?: boolean;
+  /** User id an `exec` check runs as, the process's. */
+  uid?: number;
+  /** Group id an `exec` check runs as, the process's. */
+  gid?: number;
+}
+
+/** The outcome of one probe check. */
+export interface ProbeResult {
+  /** Whether the check passed. */
+  ok: boolean;
+  /** What was seen, in words, for status and the log (`HTTP 503 Service Unavailable`). */
+  message: string;
+}
+
+/**
+ * Runs one check of a probe (`http`, `tcp`, `exec`); the event-driven
+ * kinds (`log`, `notify`) are fed by tend, never run through a prober.
+ */
+export interface Prober {
+  /**
+   * Runs `check` for `target` and resolves with its outcome within about
+   * `timeoutMs` milliseconds: a check that takes longer is given up (an
+   * `exec` command killed with its whole group) and resolves as failed.
+   * It should not reject; a rejection counts as a failed check.
+   *
+   * @param signal aborted when the result is no longer wanted (the
+   *   process exited, or the caller's own timeout ran out): the check
+   *   should end at once, leaving nothing behind
+   */
+  check(
+    check: ProbeCheck,
+    target: ProbeTarget,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<ProbeResult>;
 }

@@ -97,6 +97,31 @@ export const DEFAULT_PROBE: Readonly<Required<Omit<ProbeSpec, "check">>> = Objec
     failures: 3,
   });
 
+/** A {@linkcode ProbeSpec} with every default applied; see {@linkcode resolveProbe}. */
+export type ResolvedProbe = Required<ProbeSpec>;
+
+/**
+ * Applies {@linkcode DEFAULT_PROBE} to the fields a probe leaves out.
+ *
+ * @example
+ * ```ts
+ * import { resolveProbe } from "./spec.ts";
+ * const probe = resolveProbe({ check: { kind: "tcp", host: "127.0.0.1", port: 5432 }, period: 1 });
+ * probe.period; // 1
+ * probe.failures; // 3
+ * ```
+ */
+export function resolveProbe(probe: ProbeSpec): ResolvedProbe {
+  return {
+    check: probe.check,
+    initialDelay: probe.initialDelay ?? DEFAULT_PROBE.initialDelay,
+    period: probe.period ?? DEFAULT_PROBE.period,
+    timeout: probe.timeout ?? DEFAULT_PROBE.timeout,
+    successes: probe.successes ?? DEFAULT_PROBE.successes,
+    failures: probe.failures ?? DEFAULT_PROBE.failures,
+  };
+}
+
 /**
  * What a dependency must reach before its dependent starts: started (it
  * runs), ready (its readiness probe passed) or done (it exited with 0).
@@ -166,6 +191,12 @@ export interface ResolvedSpec {
   autostart: boolean;
   /** Restarts in a row after early deaths before it gives up; `null`: no limit. */
   maxRestarts: number | null;
+  /** The readiness probe with its defaults, or `null` for none. */
+  ready: ResolvedProbe | null;
+  /** The liveness probe with its defaults, or `null` for none. */
+  alive: ResolvedProbe | null;
+  /** What must hold before it starts, by process name; empty for nothing. */
+  dependsOn: Record<string, DependencyCondition>;
   /** The timing that applies to this process: its own keys, else the monitor's. */
   timing: Timing;
 }
@@ -200,6 +231,9 @@ export function resolveSpec(spec: ProcessSpec, timing: Timing): ResolvedSpec {
     restart: spec.restart ?? "always",
     autostart: spec.autostart ?? true,
     maxRestarts: spec.maxRestarts ?? null,
+    ready: spec.ready ? resolveProbe(spec.ready) : null,
+    alive: spec.alive ? resolveProbe(spec.alive) : null,
+    dependsOn: spec.dependsOn ?? {},
     timing: {
       threshold: spec.threshold ?? timing.threshold,
       killTime: spec.killTime ?? timing.killTime,

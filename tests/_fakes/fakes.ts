@@ -1,6 +1,7 @@
 /**
  * Test doubles for the monitor: a spawner whose processes behave like the
- * seed's `DummyProcess`, a fake clock, and a sink that records everything.
+ * seed's `DummyProcess`, a fake clock, a sink that records everything, and
+ * a prober whose checks answer as a test scripts them.
  *
  * @module
  */
@@ -14,11 +15,14 @@ import {
   type Clock,
   type OutputHandler,
   type OutputStream,
+  type Prober,
+  type ProbeResult,
+  type ProbeTarget,
   SpawnError,
   type SpawnRequest,
 } from "../../lib/core/ports.ts";
 import type { SignalName } from "../../lib/core/signals.ts";
-import type { ExitStatus } from "../../lib/core/spec.ts";
+import type { ExitStatus, ProbeCheck } from "../../lib/core/spec.ts";
 import { escapeUtf8, framedOutput } from "../../lib/output/framer.ts";
 import type { OutputSpawner } from "../../lib/supervisor.ts";
 
@@ -299,5 +303,92 @@ export class RecordingSink implements MonitorSink {
     return this.events.filter((e) => name === undefined || e.name === name).map((e) =>
       e.type
     );
+  }
+}
+
+/**
+ * How a {@linkcode FakeProber} answers one check: a result (after `after`
+ * milliseconds of the fake clock, or at once), or `"hang"`: never on its
+ * own (the test calls {@linkcode FakeProbeCall.answer}).
+ */
+export type FakeAnswer = (ProbeResult & { after?: number }) | "hang";
+
+/** One check a {@linkcode FakeProber} was asked to run. */
+export interface FakeProbeCall {
+  check: ProbeCheck;
+  target: ProbeTarget;
+  timeoutMs: number;
+  signal: AbortSignal | undefined;
+  /** When it was asked, in fake-clock milliseconds. */
+  at: number;
+  /** Whether it has answered. */
+  answered: boolean;
+  /** Answers it now (a second answer is ignored, as a promise's is). */
+  answer(result: ProbeResult): void;
+}
+
+/**
+ * A prober whose checks answer from a script: each check takes the next
+ * queued answer, or `fallback` when none is queued. Every call is kept,
+ * with its abort signal, so tests can see what was asked and when.
+ */
+export class FakeProber implements Prober {
+  /** Every check asked for, in order. */
+  readonly calls: FakeProbeCall[] = [];
+  /** The answer when none is queued. */
+  fallback: FakeAnswer = { ok: true, message: "ok" };
+  #answers: FakeAnswer[] = [];
+  #clock: FakeTimers.Clock;
+
+  /** @param clock the fake clock delayed answers wait on */
+  constructor(clock: FakeTimers.Clock) {
+    this.#clock = clock;
+  }
+
+  /** Queues answers for the next checks, in order. */
+  script(...answers: FakeAnswer[]): this {
+    this.#answers.push(...answers);
+    return this;
+  }
+
+  check(
+    check: ProbeCheck,
+    target: ProbeTarget,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<ProbeResult> {
+    const answer = this.#answers.shift() ?? this.fallback;
+    return new Promise((resolve) => {
+      const call: FakeProbeCall = {
+        check,
+        target,
+        timeoutMs,
+        signal,
+        at: this.#clock.now,
+        answered: false,
+        answer: (result) => {
+          if (call.answered) return;
+          call.answered = true;
+          resolve(result);
+        },
+      };
+      this.calls.push(call);
+      if (answer === "hang") return;
+      const { after, ...result } = answer;
+      if (after === undefined) call.answer(result);
+      else this.#clock.setTimeout(() => call.answer(result), after);
+    });
+  }
+
+  /** The checks asked for at these fake-clock times, in seconds. */
+  get times(): number[] {
+    return this.calls.map((call) => call.at / 1000);
+  }
+
+  /** The most recent check. */
+  get last(): FakeProbeCall {
+    const call = this.calls.at(-1);
+    if (!call) throw new Error("Cannot get the last check: none was asked for");
+    return call;
   }
 }

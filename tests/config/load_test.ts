@@ -936,6 +936,9 @@ Deno.test("describeProcess() lists every resolved setting, defaults included", (
       "  killTime:        5s",
       "  minRestartDelay: 1s",
       "  maxRestartDelay: 1h",
+      "  ready:           (none)",
+      "  alive:           (none)",
+      "  dependsOn:       (none)",
     ].join("\n"),
   );
   assert.equal(
@@ -956,6 +959,9 @@ Deno.test("describeProcess() lists every resolved setting, defaults included", (
       "  killTime:        10s",
       "  minRestartDelay: 1s",
       "  maxRestartDelay: 1h",
+      "  ready:           (none)",
+      "  alive:           (none)",
+      "  dependsOn:       (none)",
     ].join("\n"),
   );
 });
