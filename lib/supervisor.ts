@@ -21,10 +21,12 @@ import {
   type ProcessStatus,
   UnknownProcessError,
 } from "./core/monitor.ts";
-import type { Clock, Spawner } from "./core/ports.ts";
+import type { Clock, Prober, Spawner } from "./core/ports.ts";
 import { planReload } from "./core/reload.ts";
 import type { SignalName } from "./core/signals.ts";
 import type { Config } from "./config/load.ts";
+import { Health, type HealthStatus, teeLines } from "./health.ts";
+import { framedOutput } from "./output/framer.ts";
 import type { Logger } from "./output/log.ts";
 
 /** A spawner that can also tell when its children's output has been read. */
@@ -70,6 +72,8 @@ export interface SupervisorOptions {
   load: (() => Promise<LoadResult>) | null;
   /** Starts the processes. */
   spawner: OutputSpawner;
+  /** Runs the `http`, `tcp` and `exec` probe checks (`os/probes.ts` has the real one). */
+  prober: Prober;
   /** Time source. */
   clock: Clock;
   /** Where records go. */
@@ -120,6 +124,7 @@ export class Supervisor {
   #finish!: (code: number) => void;
   #stopping: Promise<void> | null = null;
   #firstStop: { signal: string; at: number } | null = null;
+  #health: Health;
   #reloading: Promise<ReloadReport> | null = null;
   #nextReload: Promise<ReloadReport> | null = null;
 
@@ -134,7 +139,19 @@ export class Supervisor {
     this.#outputWait = options.outputWait ?? 2000;
     this.exit = new Promise((resolve) => this.#finish = resolve);
     const log = this.#log;
+    this.#health = new Health({
+      prober: options.prober,
+      clock: this.#clock,
+      // Verdicts come on timers and from outside, never while the monitor emits.
+      target: {
+        setReady: (name, pid, ready, detail) =>
+          this.monitor.setReady(name, pid, ready, detail),
+        liveFailed: (name, pid, reason) => this.monitor.liveFailed(name, pid, reason),
+      },
+      specOf: (name) => this.monitor.specOf(name),
+    });
     this.events.on((event) => log.event(event));
+    this.events.on((event) => this.#health.event(event));
     this.events.on((event) => {
       if (event.type === "not-restarting") queueMicrotask(() => this.#checkAllDone());
     });
@@ -144,7 +161,15 @@ export class Supervisor {
       timing: this.#config.timing,
       sink: {
         event: (event: MonitorEvent) => this.events.emit(event),
-        output: (name, pid, stream) => log.output(name, pid, stream),
+        // A log probe sees the lines too, borrowed: no copy of the output.
+        output: (name, pid, stream) =>
+          framedOutput(
+            teeLines(
+              log.lines(name, pid, stream),
+              this.#health.lines(name, pid, stream),
+            ),
+            () => log.backpressure(),
+          ),
       },
     });
     for (const [name, spec] of Object.entries(this.#config.processes)) {
@@ -175,6 +200,7 @@ export class Supervisor {
   shutdown(code = 0): Promise<void> {
     return this.#stopping ??= (async () => {
       await this.monitor.stopService();
+      this.#health.close();
       await this.#spawner.idle(this.#outputWait);
       this.#log.log("info", "every process has stopped");
       this.#finish(code);
@@ -244,6 +270,11 @@ export class Supervisor {
     const status = this.monitor.status().find((s) => s.name === name);
     if (status === undefined) throw new UnknownProcessError(name);
     return status;
+  }
+
+  /** What the probes of a process found, or `null` when it has none. */
+  health(name: string): HealthStatus | null {
+    return this.#health.status(name);
   }
 
   /**
@@ -338,6 +369,7 @@ export class Supervisor {
   fail(error: unknown): void {
     const text = error instanceof Error ? error.stack ?? error.message : String(error);
     this.#log.log("error", `internal failure: ${text}`);
+    this.#health.close();
     void this.monitor.stopService();
     this.kill();
     this.#finish(1);
@@ -375,7 +407,10 @@ export class Supervisor {
     this.#config = next;
     this.monitor.setTiming(next.timing);
     const plan = planReload(this.monitor.processes, next.processes);
-    for (const name of plan.removed) this.monitor.removeProcess(name);
+    for (const name of plan.removed) {
+      this.monitor.removeProcess(name);
+      this.#health.forget(name);
+    }
     for (const [name, spec] of plan.added) this.monitor.addProcess(name, spec);
     for (const [name, spec] of plan.changed) this.monitor.updateProcess(name, spec);
     const report = {

@@ -27,6 +27,7 @@ export interface Mutation {
 
 const MONITOR = "lib/core/monitor.ts";
 const BACKOFF = "lib/core/backoff.ts";
+const DEPS = "lib/core/deps.ts";
 
 /** The mutations, one rule each. */
 export const MUTATIONS: readonly Mutation[] = [
@@ -292,15 +293,15 @@ export const MUTATIONS: readonly Mutation[] = [
   },
   {
     name: "ready is met by a dependency that runs but is not ready",
-    file: MONITOR,
-    find: 'if (kind === "running") return state.ready ? "yes" : "wait";',
-    replace: 'if (kind === "running") return "yes";',
+    file: DEPS,
+    find: 'if (dep.state === "RUNNING" && dep.ready !== false) return "met";',
+    replace: 'if (dep.state === "RUNNING" || dep.state === "STARTING") return "met";',
   },
   {
     name: "done is met by a failing exit",
-    file: MONITOR,
-    find: 'return dep.lastExit?.code === 0 ? "yes" : "never";',
-    replace: 'return "yes";',
+    file: DEPS,
+    find: 'if ((exited || dep.state === "STOPPED") && lastOk) return "met";',
+    replace: 'if (exited || dep.state === "STOPPED") return "met";',
   },
   {
     name: "stopService stops dependencies with their dependents",
@@ -332,7 +333,11 @@ export const MUTATIONS: readonly Mutation[] = [
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
 /** The tests that pin the monitor's rules: fake processes and a fake clock only. */
-const TESTS = ["tests/core/monitor_test.ts", "tests/supervisor_test.ts"];
+const TESTS = [
+  "tests/core/monitor_test.ts",
+  "tests/core/deps_test.ts",
+  "tests/supervisor_test.ts",
+];
 
 // The tests take under a second; a mutant still running after this hangs them.
 const MUTANT_TIMEOUT_MS = 30_000;

@@ -11,7 +11,7 @@ import type { ProcessSpec } from "../lib/core/spec.ts";
 import { DEFAULT_TIMING } from "../lib/core/spec.ts";
 import { type LogDestination, Logger } from "../lib/output/log.ts";
 import { type LoadResult, Supervisor } from "../lib/supervisor.ts";
-import { FakeReactor } from "./_fakes/fakes.ts";
+import { FakeProber, FakeReactor } from "./_fakes/fakes.ts";
 
 /** The log's text records, kept in memory. */
 class Lines implements LogDestination {
@@ -35,12 +35,14 @@ function setUp(
   load: (() => Promise<LoadResult>) | null = null,
 ) {
   const reactor = new FakeReactor();
+  const prober = new FakeProber(reactor.clock);
   const out = new Lines();
   const log = new Logger({ out, now: () => 0 });
   const supervisor = new Supervisor({
     config: config(processes),
     load,
     spawner: reactor,
+    prober,
     clock: reactor.monitorClock,
     log,
     signalNumber: (signal) =>
@@ -50,7 +52,7 @@ function setUp(
     await log.flush();
     return out.records;
   };
-  return { reactor, supervisor, records };
+  return { reactor, supervisor, records, prober };
 }
 
 /** Settles `promise` within the fake clock's time, or says it did not. */
@@ -334,4 +336,75 @@ Deno.test("a held process keeps tend running when everything else has finished",
   await reactor.advance(1);
   reactor.spawnedProcesses[0]!.processEnded({ code: 0, signal: null });
   assert.equal(await settled(reactor, supervisor.exit), "pending");
+});
+
+Deno.test("probes drive readiness: a dependent starts once its dependency's probe passes", async () => {
+  const { reactor, supervisor, prober, records } = setUp({
+    db: {
+      argv: ["db"],
+      ready: { check: { kind: "tcp", host: "127.0.0.1", port: 5432 }, period: 1 },
+    },
+    api: { argv: ["api"], dependsOn: { db: "ready" } },
+  });
+  prober.script({ ok: false, message: "connection refused" }, {
+    ok: true,
+    message: "connected",
+  });
+  supervisor.start();
+  await reactor.advance(0);
+  assert.equal(supervisor.processStatus("db").state, "STARTING");
+  assert.equal(supervisor.processStatus("api").waiting, "waiting for db: ready");
+  await reactor.advance(1);
+  assert.equal(supervisor.processStatus("db").state, "RUNNING");
+  assert.equal(supervisor.processStatus("api").state, "RUNNING");
+  assert.deepEqual(reactor.spawnedProcesses.map((p) => p.request.argv[0]), [
+    "db",
+    "api",
+  ]);
+  const text = await records();
+  assert.ok(
+    text.some((line) => line.startsWith("[db] tend: ready (")),
+    text.join("\n"),
+  );
+  assert.ok(text.includes("[api] tend: waiting for db: ready"));
+});
+
+Deno.test("a log probe makes a process ready when its own output matches", async () => {
+  const { reactor, supervisor } = setUp({
+    web: {
+      argv: ["web"],
+      ready: { check: { kind: "log", pattern: "listening on \\d+" } },
+    },
+  });
+  supervisor.start();
+  await reactor.advance(0);
+  reactor.last.outReceived("starting\n");
+  assert.equal(supervisor.processStatus("web").state, "STARTING");
+  reactor.last.outReceived("listening on 8000\n");
+  await reactor.advance(0);
+  assert.equal(supervisor.processStatus("web").state, "RUNNING");
+});
+
+Deno.test("a failing liveness probe restarts the process, with the reason in the log", async () => {
+  const { reactor, supervisor, prober, records } = setUp({
+    api: {
+      argv: ["api"],
+      alive: {
+        check: { kind: "http", url: "http://127.0.0.1:8000/health" },
+        period: 1,
+        failures: 2,
+      },
+    },
+  });
+  prober.fallback = { ok: false, message: "HTTP 500" };
+  supervisor.start();
+  const first = reactor.last;
+  await reactor.advance(2);
+  assert.deepEqual(first.signals, ["SIGTERM"]);
+  await reactor.advance(1);
+  assert.equal(reactor.spawnedProcesses.length, 2);
+  assert.match(
+    (await records()).join("\n"),
+    /\[api\] tend: liveness probe failed: .*HTTP 500/,
+  );
 });

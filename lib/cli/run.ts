@@ -17,6 +17,7 @@ import {
 import { applyOverrides } from "../config/overrides.ts";
 import { systemClock } from "../os/clock.ts";
 import { DenoSpawner } from "../os/deno_spawner.ts";
+import { DenoProber } from "../os/probes.ts";
 import { signalNumber } from "../os/signals.ts";
 import { Logger } from "../output/log.ts";
 import { type LoadResult, Supervisor } from "../supervisor.ts";
@@ -117,6 +118,7 @@ async function supervise(
     config,
     load,
     spawner,
+    prober: new DenoProber(),
     clock: systemClock,
     log,
     signalNumber,

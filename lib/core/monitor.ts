@@ -16,6 +16,7 @@
  */
 
 import { clampDelay, doubledDelay, isHealthyRun } from "./backoff.ts";
+import { mayStart } from "./deps.ts";
 import type { MonitorEvent } from "./events.ts";
 import type {
   Child,
@@ -29,7 +30,6 @@ import type {
 import type { SignalName } from "./signals.ts";
 import {
   DEFAULT_TIMING,
-  type DependencyCondition,
   type ExitStatus,
   type ProcessSpec,
   type ResolvedSpec,
@@ -386,6 +386,12 @@ export class ProcessMonitor implements Timing {
       maxRestartDelay: this.maxRestartDelay,
       processes: this.processes,
     };
+  }
+
+  /** The spec of one process, or `undefined` when there is none by that name. */
+  specOf(name: string): ProcessSpec | undefined {
+    const proc = this.#procs.get(name);
+    return proc === undefined || isRemoving(proc) ? undefined : proc.spec;
   }
 
   /** The effective timing of one process: the monitor's, then its own overrides. */
@@ -835,31 +841,26 @@ export class ProcessMonitor implements Timing {
   // Whether a process may start now: null if so, else why not (and whether
   // it ever can, as things stand).
   #gate(proc: Proc): { reason: string; never: boolean } | null {
-    const dependsOn = proc.spec.dependsOn;
-    if (dependsOn === undefined) return null;
-    const waits: string[] = [];
-    for (const [name, condition] of Object.entries(dependsOn)) {
+    if (proc.spec.dependsOn === undefined) return null;
+    const gate = mayStart(proc.spec.dependsOn, (name) => {
       const dep = this.#procs.get(name);
-      if (dep === undefined || isRemoving(dep)) {
-        return {
-          reason: `cannot start: it depends on ${name}, which is not defined`,
-          never: true,
-        };
-      }
-      const verdict = meets(dep, condition);
-      if (verdict === "never") {
-        return {
-          reason: `cannot start: ${name} can never be ${condition} (${
-            describeDep(dep)
-          })`,
-          never: true,
-        };
-      }
-      if (verdict === "wait") waits.push(`${name}: ${condition}`);
-    }
-    return waits.length === 0
-      ? null
-      : { reason: `waiting for ${waits.join(", ")}`, never: false };
+      if (dep === undefined || isRemoving(dep)) return undefined;
+      const state = dep.state;
+      return {
+        state: stateName(state),
+        ready: state.kind === "running" ? state.ready : false,
+        held: dep.held,
+        lastExit: dep.lastExit,
+        restart: this.#resolve(dep).restart,
+        blocked: state.kind === "waiting" && state.never
+          ? state.reason.replace(/^cannot start: /, "")
+          : null,
+      };
+    });
+    if (gate.kind === "start") return null;
+    return gate.kind === "wait"
+      ? { reason: gate.reason, never: false }
+      : { reason: `cannot start: ${gate.reason}`, never: true };
   }
 
   // Keeps a process from starting until its dependencies are met.
@@ -1192,35 +1193,4 @@ function restartWanted(spec: ResolvedSpec, status: ExitStatus | null): boolean {
 // A process on its way out after removeProcess.
 function isRemoving(proc: Proc): boolean {
   return proc.state.kind === "stopping" && proc.state.then === "remove";
-}
-
-// Whether a dependency meets `condition` now, may later, or never will
-// (as things stand: a start by name or a reload can change that).
-function meets(dep: Proc, condition: DependencyCondition): "yes" | "wait" | "never" {
-  const state = dep.state;
-  const kind = state.kind;
-  if (kind === "fatal") return "never";
-  switch (condition) {
-    case "started":
-      // A one-shot job that ran and exited was started.
-      return kind === "running" || kind === "exited" ? "yes" : "wait";
-    case "ready":
-      if (kind === "running") return state.ready ? "yes" : "wait";
-      return kind === "exited" ? "never" : "wait";
-    case "done":
-      if (kind !== "exited") return "wait";
-      return dep.lastExit?.code === 0 ? "yes" : "never";
-  }
-}
-
-// A dependency's state in a few words, for why a dependent cannot start.
-function describeDep(dep: Proc): string {
-  const state = stateName(dep.state);
-  const exit = dep.lastExit;
-  if (state === "EXITED" && exit !== null) {
-    return exit.signal === null
-      ? `it exited with code ${exit.code}`
-      : `it was killed by ${exit.signal}`;
-  }
-  return `it is ${state}`;
 }

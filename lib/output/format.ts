@@ -40,11 +40,16 @@ export function describeEvent(e: Exclude<MonitorEvent, { type: "state" }>): Even
     case "started":
       return info(`started, pid ${e.pid}`);
     case "ready":
-      return e.ready ? info(`ready${e.detail ? ` (${e.detail})` : ""}`) : {
-        level: "warn",
-        text: `not ready: ${e.detail}`,
-        fields: { detail: e.detail },
-      };
+      return e.ready
+        ? info(`ready${e.detail ? ` (${e.detail})` : ""}`, {
+          ready: true,
+          detail: e.detail,
+        })
+        : {
+          level: "warn",
+          text: `not ready: ${e.detail}`,
+          fields: { ready: false, detail: e.detail },
+        };
     case "unhealthy":
       return {
         level: "warn",
@@ -116,6 +121,9 @@ function info(text: string, fields: Record<string, unknown> = {}): EventText {
  */
 export function describeStatus(s: ProcessStatus, now: number): string {
   const parts: string[] = [s.state];
+  if (s.held) parts.push("held");
+  if (s.state === "RUNNING" && !s.ready) parts.push("not ready");
+  if (s.waiting !== null) parts.push(s.waiting);
   if (s.pid !== null) parts.push(`pid ${s.pid}`);
   if (s.uptime !== null) parts.push(`up ${formatElapsed(s.uptime)}`);
   if (s.nextStartAt !== null) {
@@ -127,5 +135,6 @@ export function describeStatus(s: ProcessStatus, now: number): string {
   parts.push(`${s.restarts} restart${s.restarts === 1 ? "" : "s"}`);
   if (s.lastExit) parts.push(`last ${describeExit(s.lastExit)}`);
   if (s.spawnError) parts.push(`cannot start: ${s.spawnError}`);
+  if (s.probe !== null) parts.push(`probe: ${s.probe}`);
   return parts.join(", ");
 }

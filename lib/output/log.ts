@@ -167,6 +167,8 @@ export class Logger {
         {
           event: "status",
           state: s.state,
+          ready: s.ready,
+          held: s.held,
           uptime: s.uptime,
           restarts: s.restarts,
           delay: s.delay,

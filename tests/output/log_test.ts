@@ -397,7 +397,15 @@ Deno.test("a status request writes one record per process with its state", async
     killAt: null,
   };
   logger.status([
-    { ...base, name: "web", state: "RUNNING", pid: 7, startedAt: 0, uptime: 61 },
+    {
+      ...base,
+      name: "web",
+      state: "RUNNING",
+      pid: 7,
+      startedAt: 0,
+      uptime: 61,
+      ready: true,
+    },
     {
       ...base,
       name: "job",
