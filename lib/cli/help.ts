@@ -34,7 +34,7 @@ Signals:
   SIGTERM, SIGINT   stop every process gracefully, then exit 0; a second one kills them all at once
   SIGHUP            reload CONFIG; an invalid file is reported and the running config kept
   SIGUSR2           log each process's state, pid, uptime, restarts and last exit
-  SIGUSR1           is Deno's (it opens a debugger port); tend closes that port
+  SIGUSR1           nothing: tend makes sure Deno opens no debugger port on it (needs --allow-ffi)
 
 Exit status:
   0   stopped on request, every child gone

@@ -1,11 +1,14 @@
 /**
- * OS signals: their numbers on this system, and listening for them.
+ * OS signals: their numbers on this system, listening for them, and (with
+ * `--allow-ffi`) setting a signal's disposition where Deno's listeners
+ * cannot do what tend needs.
  *
  * @module
  */
 
 import { constants } from "node:os";
 import type { SignalName } from "../core/signals.ts";
+import { cString, openLibc } from "./libc.ts";
 
 const NUMBERS = constants.signals as Readonly<Record<string, number>>;
 
@@ -32,4 +35,118 @@ export function onSignals(
       Deno.removeSignalListener(signal, handler);
     }
   };
+}
+
+// struct sigaction on x86_64 glibc (checked with offsetof): sa_handler at 0
+// (8 bytes), sa_mask at 8 (128 bytes), sa_flags at 136 (int), sa_restorer
+// at 144; 152 bytes in all. libc.ts only opens libc on Linux x86_64.
+const SIGACTION_SIZE = 152;
+const SA_FLAGS_OFFSET = 136;
+const SA_RESTART = 0x10000000;
+const SIG_DFL = 0n;
+const SIG_IGN = 1n;
+const RTLD_LAZY = 0x1;
+const RTLD_NOLOAD = 0x4;
+
+// Pointers travel as plain integers ("usize"): Deno.UnsafePointer.value
+// would need --allow-ffi for every path, not only the libc one a scoped
+// --allow-ffi=PATH grants.
+const SIGACTION_SYMBOLS = {
+  sigaction: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
+  dlopen: { parameters: ["buffer", "i32"], result: "usize" },
+  dlsym: { parameters: ["usize", "buffer"], result: "usize" },
+  dlclose: { parameters: ["usize"], result: "i32" },
+} as const;
+
+type SigactionLib = Deno.DynamicLibrary<typeof SIGACTION_SYMBOLS>;
+
+// Opened once, on first use; `false` once it is known not to be had.
+let sigactionLib: SigactionLib | null | false = null;
+
+function libc(): SigactionLib | null {
+  if (sigactionLib === null) sigactionLib = openLibc(SIGACTION_SYMBOLS) ?? false;
+  return sigactionLib === false ? null : sigactionLib;
+}
+
+/** A signal's disposition as sigaction(2) holds it: the raw struct. */
+export type Disposition = Uint8Array<ArrayBuffer>;
+
+/**
+ * The current disposition of signal number `signo`, or `null` without
+ * FFI (see `libc.ts`) or when sigaction fails.
+ */
+export function dispositionOf(signo: number): Disposition | null {
+  const lib = libc();
+  if (lib === null) return null;
+  const old = new Uint8Array(SIGACTION_SIZE);
+  return lib.symbols.sigaction(signo, null, old) === 0 ? old : null;
+}
+
+/**
+ * Installs `disposition` (one {@linkcode dispositionOf} returned) for signal
+ * number `signo`; whether that worked.
+ */
+export function setDisposition(signo: number, disposition: Disposition): boolean {
+  const lib = libc();
+  return lib !== null && lib.symbols.sigaction(signo, disposition, null) === 0;
+}
+
+/** The handler address in a disposition: 0 for SIG_DFL, 1 for SIG_IGN. */
+export function handlerOf(disposition: Disposition): bigint {
+  return new DataView(disposition.buffer).getBigUint64(0, true);
+}
+
+/** Whether a disposition is a handler (not SIG_DFL, not SIG_IGN). */
+export function isCaught(disposition: Disposition): boolean {
+  const handler = handlerOf(disposition);
+  return handler !== SIG_DFL && handler !== SIG_IGN;
+}
+
+let noop: bigint | null | undefined;
+
+/**
+ * The address of a handler that does nothing: libc's own `htonl`, or null
+ * without FFI.
+ *
+ * `htonl` is a pure function that POSIX lists as async-signal-safe
+ * (signal-safety(7)); on x86_64 glibc it is `mov %edi,%eax; bswap %eax;
+ * ret`. The kernel calls a handler installed without SA_SIGINFO as
+ * `handler(signo)`, returning to glibc's sa_restorer, whose sigreturn
+ * restores every register: a function of one integer whose result is
+ * thrown away is a valid handler, and this one touches no memory and no
+ * errno. It is looked up in libc itself (not in the global scope, where
+ * something could interpose it); libc stays mapped, Deno links it.
+ */
+function noopHandler(): bigint | null {
+  if (noop !== undefined) return noop;
+  const lib = libc();
+  if (lib === null) return null;
+  const { dlopen, dlsym, dlclose } = lib.symbols;
+  const self = BigInt(dlopen(cString("libc.so.6"), RTLD_LAZY | RTLD_NOLOAD));
+  if (self === 0n) return noop = null;
+  const address = BigInt(dlsym(self, cString("htonl")));
+  dlclose(self);
+  return noop = address === 0n ? null : address;
+}
+
+/**
+ * Makes signal number `signo` do nothing in tend while its children still
+ * start with the signal's default action; whether that worked (it needs
+ * FFI).
+ *
+ * Not SIG_IGN: an ignored signal stays ignored across fork and execve, so
+ * every child would ignore it too. A caught signal is reset to its default
+ * action by execve. The handler does nothing (see `noopHandler`), with
+ * SA_RESTART so that no system call of any thread fails with EINTR.
+ */
+export function setNoopHandler(signo: number): boolean {
+  const handler = noopHandler();
+  if (handler === null) return false;
+  const action = new Uint8Array(SIGACTION_SIZE);
+  const view = new DataView(action.buffer);
+  view.setBigUint64(0, handler, true);
+  view.setInt32(SA_FLAGS_OFFSET, SA_RESTART, true);
+  if (!setDisposition(signo, action)) return false;
+  const now = dispositionOf(signo);
+  return now !== null && handlerOf(now) === handler;
 }
