@@ -16,7 +16,7 @@ const NUMBERS = constants.signals as Readonly<Record<string, number>>;
  * The number of a signal on this system (SIGUSR1 is 10 on Linux, 30 on
  * macOS), or 0 for a name the system does not have.
  */
-export function signalNumber(signal: SignalName): number {
+export function signalNumber(signal: SignalName | Deno.Signal): number {
   return NUMBERS[signal] ?? 0;
 }
 
@@ -24,15 +24,37 @@ export function signalNumber(signal: SignalName): number {
  * Calls each handler when its signal reaches tend; returns a function that
  * stops listening to all of them.
  *
+ * Each signal stays caught for as long as it is listened to: Rust's std
+ * (Deno's runtime) resets SIGBUS and SIGSEGV to their default action after
+ * one that was not a stack overflow, so that a real fault ends the
+ * process; a SIGBUS that a listener hears was sent with kill(2), and
+ * without this the next one would end tend. With FFI, the handler Deno
+ * installed is put back before the listener runs (a real fault still ends
+ * tend at once: the faulting instruction runs again before any listener).
+ *
  * @param handlers the signals to listen for, each with its handler
  */
 export function onSignals(
   handlers: readonly (readonly [Deno.Signal, () => void])[],
 ): () => void {
-  for (const [signal, handler] of handlers) Deno.addSignalListener(signal, handler);
+  const listeners = handlers.map(([signal, handler]) => {
+    const signo = signalNumber(signal);
+    let installed: Disposition | null = null;
+    const listener = () => {
+      // Put back only what was reset to the default: a handler someone
+      // installed on purpose since (the SIGUSR1 guard) stays.
+      const now = installed === null ? null : dispositionOf(signo);
+      if (now !== null && handlerOf(now) === SIG_DFL) setDisposition(signo, installed!);
+      handler();
+    };
+    Deno.addSignalListener(signal, listener);
+    const now = dispositionOf(signo);
+    installed = now !== null && isCaught(now) ? now : null;
+    return [signal, listener] as const;
+  });
   return () => {
-    for (const [signal, handler] of handlers) {
-      Deno.removeSignalListener(signal, handler);
+    for (const [signal, listener] of listeners) {
+      Deno.removeSignalListener(signal, listener);
     }
   };
 }
@@ -149,4 +171,34 @@ export function setNoopHandler(signo: number): boolean {
   if (!setDisposition(signo, action)) return false;
   const now = dispositionOf(signo);
   return now !== null && handlerOf(now) === handler;
+}
+
+const RT_SYMBOLS = {
+  __libc_current_sigrtmin: { parameters: [], result: "i32" },
+  __libc_current_sigrtmax: { parameters: [], result: "i32" },
+} as const;
+
+/**
+ * Makes the real-time signals (SIGRTMIN to SIGRTMAX, 34 to 64 with glibc)
+ * no-ops in tend, each one that is still at its default action; returns
+ * how many, or null without FFI.
+ *
+ * Their default action ends a process, and Deno cannot listen for them
+ * (`Deno.addSignalListener` knows no real-time signal), so a stray
+ * `kill -34` would end tend and leave its children behind. Children still
+ * start with their default action (see {@linkcode setNoopHandler}). One
+ * that something in the process handles already is left alone.
+ */
+export function quietRealtimeSignals(): number | null {
+  const lib = openLibc(RT_SYMBOLS);
+  if (lib === null) return null;
+  const min = lib.symbols.__libc_current_sigrtmin();
+  const max = lib.symbols.__libc_current_sigrtmax();
+  let quieted = 0;
+  for (let signo = min; signo <= max && signo <= 64; signo++) {
+    const now = dispositionOf(signo);
+    if (now === null || handlerOf(now) !== SIG_DFL) continue;
+    if (setNoopHandler(signo)) quieted++;
+  }
+  return quieted;
 }

@@ -11,8 +11,10 @@
 
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { only } from "../_fakes/proc.ts";
+import { IGNORED_SIGNALS, STOP_SIGNALS } from "../../lib/cli/signals.ts";
+import { eventually, groupMembers, NO_PS, only } from "../_fakes/proc.ts";
 import {
+  assertNothingLeft,
   eventsOf,
   MAIN,
   PERMISSIONS,
@@ -20,6 +22,7 @@ import {
   SLEEPER,
   tempDir,
   Tend,
+  tend,
   TIMEOUT,
   yaml,
 } from "../_fakes/tend.ts";
@@ -370,5 +373,159 @@ Deno.test(
     t.signal("SIGTERM");
     assert.equal(await t.exit(), 0, t.transcript());
     assert.deepEqual(eventsOf(t, "up"), ["started", "stop-signal", "exited"]);
+  },
+);
+
+/** A config with one process whose group has a grandchild. */
+const TREE = yaml({
+  processes: {
+    // The inner shell has work left after sleep, so it cannot exec it:
+    // that sleep is tend's grandchild.
+    tree: { cmd: ["sh", "-c", `sh -c "sleep 1000; true" & echo ready; wait`] },
+  },
+});
+
+Deno.test(
+  only(
+    "SIGQUIT, SIGPWR, SIGXCPU, SIGABRT and SIGBUS stop everything as SIGTERM does: exit 0, no child left",
+    NO_PS,
+  ),
+  async () => {
+    await using dir = await tempDir();
+    const file = await dir.write("procs.yaml", TREE);
+    const signals = STOP_SIGNALS.filter((s) => s !== "SIGTERM" && s !== "SIGINT");
+    assert.deepEqual(signals, ["SIGQUIT", "SIGPWR", "SIGXCPU", "SIGABRT", "SIGBUS"]);
+    await Promise.all(signals.map(async (signal) => {
+      await using t = tend(["run", "--log-format", "json", file]);
+      const tree = (await t.event("tree", "started")).record.pid!;
+      await t.said("tree", "ready");
+      await eventually(
+        "the tree to grow",
+        async () => (await groupMembers(tree)).length >= 3,
+        TIMEOUT,
+      );
+      t.signal(signal);
+      assert.equal(await t.exit(), 0, `${signal}\n${t.transcript()}`);
+      assert.ok(
+        t.recordsOf(null).some((r) => r.message.startsWith(`${signal}: stopping`)),
+        t.transcript(),
+      );
+      assert.deepEqual(eventsOf(t, "tree"), ["started", "stop-signal", "exited"]);
+      await assertNothingLeft(t);
+    }));
+  },
+);
+
+Deno.test(
+  only("a second SIGQUIT, or a second SIGBUS, kills every group at once", NO_PS),
+  async () => {
+    await using dir = await tempDir();
+    const file = await dir.write(
+      "procs.yaml",
+      yaml({
+        // Far longer than any wait here: only the second signal can end it in time.
+        killTime: 60,
+        processes: {
+          stubborn: {
+            cmd: ["sh", "-c", "trap '' TERM; echo ready; while :; do sleep 1; done"],
+          },
+        },
+      }),
+    );
+    // Rust's std resets SIGBUS to its default action after one it did not
+    // cause: without tend putting its handler back, the second would end
+    // tend and leave the child behind.
+    await Promise.all((["SIGQUIT", "SIGBUS"] as const).map(async (signal) => {
+      await using t = tend(["run", "--log-format", "json", file]);
+      await t.said("stubborn", "ready");
+      t.signal(signal);
+      const stopping = await t.event("stubborn", "stop-signal");
+      await t.signalUntil(
+        signal,
+        `a ${signal} taken for the second`,
+        (r) => r.process === null && r.message.startsWith(`${signal} again`),
+        stopping.index,
+      );
+      assert.equal(await t.exit(), 0, `${signal}\n${t.transcript()}`);
+      assert.deepEqual(eventsOf(t, "stubborn"), [
+        "started",
+        "stop-signal",
+        "sigkill",
+        "exited",
+      ]);
+      await assertNothingLeft(t);
+    }));
+  },
+);
+
+Deno.test(
+  only(
+    "SIGALRM, SIGVTALRM, SIGPROF, SIGSTKFLT, SIGIO, SIGTRAP, SIGSYS, SIGXFSZ and the real-time signals end nothing",
+    NO_PS,
+  ),
+  async () => {
+    await using dir = await tempDir();
+    const file = await dir.write("procs.yaml", TREE);
+    await using t = tend(["run", "--log-format", "json", file]);
+    const tree = (await t.event("tree", "started")).record.pid!;
+    await t.said("tree", "ready");
+    for (const signal of IGNORED_SIGNALS) {
+      const from = t.lines.length;
+      t.signal(signal);
+      await t.record(
+        `${signal} logged`,
+        (r) =>
+          r.process === null &&
+          r.message === `${signal}: ignored (it means nothing to tend)`,
+        from,
+      );
+    }
+    // SIGPOLL is SIGIO's other name.
+    const io = t.lines.length;
+    t.signal("SIGPOLL");
+    await t.record(
+      "SIGPOLL logged as SIGIO",
+      (r) => r.message.startsWith("SIGIO: "),
+      io,
+    );
+    // SIGXFSZ is logged once, however many come: a log that fails for
+    // being too big would bring more.
+    for (let i = 0; i < 3; i++) t.signal("SIGXFSZ");
+    await t.record("SIGXFSZ logged", (r) => r.message.startsWith("SIGXFSZ: "));
+    // Deno cannot listen for the real-time signals; tend makes them no-ops.
+    const rt = await new Deno.Command("sh", {
+      args: [
+        "-c",
+        `kill -s RTMIN ${t.pid} && kill -s RTMAX ${t.pid} && kill -40 ${t.pid}`,
+      ],
+    }).output();
+    assert.ok(rt.success);
+    const from = t.lines.length;
+    t.signal("SIGUSR2");
+    const status = await t.record(
+      "the status of tree",
+      (r) => r.event === "status" && r.process === "tree",
+      from,
+    );
+    assert.equal(status.record.state, "RUNNING");
+    assert.equal(status.record.pid, tree);
+    t.signal("SIGTERM");
+    assert.equal(await t.exit(), 0, t.transcript());
+    assert.equal(
+      t.recordsOf(null).filter((r) => r.message.startsWith("SIGXFSZ: ")).length,
+      1,
+    );
+    assert.equal(
+      t.recordsOf(null).filter((r) => r.message.startsWith("SIGIO: ")).length,
+      2,
+      "SIGPOLL is SIGIO",
+    );
+    assert.deepEqual(eventsOf(t, "tree"), [
+      "started",
+      "status",
+      "stop-signal",
+      "exited",
+    ]);
+    await assertNothingLeft(t);
   },
 );
