@@ -22,6 +22,7 @@ import {
 import type { SignalName } from "../core/signals.ts";
 import type { ExitStatus } from "../core/spec.ts";
 import { GroupWatcher } from "./groups.ts";
+import { canPeekExits, hasExited } from "./wait.ts";
 
 /** Tuning for {@linkcode DenoSpawner}. */
 export interface DenoSpawnerOptions {
@@ -46,6 +47,13 @@ export interface DenoSpawnerOptions {
    * child costs little and a flooding one reads in big chunks. @default 65536
    */
   readSize?: number;
+  /**
+   * Whether to ask the kernel (through FFI, when it can be had) whether a
+   * leader has exited before Deno reports it; see {@linkcode Child.reaped}.
+   * Without it, a leader counts as exited only once Deno has reported its
+   * exit, which may come after its kill timer fires. @default true
+   */
+  peekExits?: boolean;
 }
 
 /**
@@ -65,6 +73,7 @@ export class DenoSpawner implements Spawner {
   #drainLimit: number;
   #readSize: number;
   #groups: GroupWatcher;
+  #peek: ((pid: number) => boolean | null) | null;
   // Output streams still being read, with whether each waits on the log.
   #pumps = new Set<Pump>();
 
@@ -74,6 +83,7 @@ export class DenoSpawner implements Spawner {
     this.#drainLimit = options.drainLimit ?? 10_000;
     this.#readSize = options.readSize ?? 65536;
     this.#groups = new GroupWatcher(options.pollInterval ?? 20);
+    this.#peek = (options.peekExits ?? true) && canPeekExits() ? hasExited : null;
   }
 
   /**
@@ -107,13 +117,13 @@ export class DenoSpawner implements Spawner {
         cause: error,
       });
     }
-    const child = new DenoChild(proc.pid, this.#groups);
+    const child = new DenoChild(proc.pid, this.#groups, this.#peek);
     const pumps = [
       this.#pump(proc.stdout, events.stdout),
       this.#pump(proc.stderr, events.stderr),
     ];
     proc.status.then(async (s) => {
-      child.reaped = true;
+      child.exited = true;
       const status: ExitStatus = s.signal === null
         ? { code: s.code, signal: null }
         : { code: null, signal: s.signal as SignalName };
@@ -214,16 +224,36 @@ const NO_CONTINUE: ReadonlySet<SignalName> = new Set([
 
 class DenoChild implements Child {
   readonly pid: number;
-  /** See {@linkcode Child.reaped}. */
-  reaped = false;
+  // Deno reported the leader's exit.
+  exited = false;
   // The leader exited and its group was found empty: signals would go to
   // nobody, or to a new group that reused the id.
   gone = false;
   #groups: GroupWatcher;
+  #peek: ((pid: number) => boolean | null) | null;
 
-  constructor(pid: number, groups: GroupWatcher) {
+  constructor(
+    pid: number,
+    groups: GroupWatcher,
+    peek: ((pid: number) => boolean | null) | null,
+  ) {
     this.pid = pid;
     this.#groups = groups;
+    this.#peek = peek;
+  }
+
+  /**
+   * See {@linkcode Child.reaped}. Deno reports an exit only after tokio
+   * reaped the leader and the event loop got round to it, which, when
+   * thousands of children exit at once, can be after their kill timers
+   * fire: the monitor would then SIGKILL, and log that it had to, groups
+   * that are already gone. So, until Deno reports it, the kernel is asked
+   * (without reaping) whether the leader is a zombie. Without FFI only
+   * Deno's report counts.
+   */
+  get reaped(): boolean {
+    if (!this.exited && this.#peek?.(this.pid) === true) this.exited = true;
+    return this.exited;
   }
 
   signal(signal: SignalName): void {

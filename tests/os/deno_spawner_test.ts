@@ -14,6 +14,7 @@ import type { ExitStatus } from "../../lib/core/spec.ts";
 import type { SpawnRequest } from "../../lib/core/ports.ts";
 import { systemClock } from "../../lib/os/clock.ts";
 import { DenoSpawner, type DenoSpawnerOptions } from "../../lib/os/deno_spawner.ts";
+import { libcUnavailable } from "../../lib/os/libc.ts";
 import { eventually, groupMembers, NO_PS, only } from "../_fakes/proc.ts";
 import { RecordingSink } from "../_fakes/fakes.ts";
 
@@ -69,10 +70,11 @@ function req(
  */
 function monitor(
   timing: Partial<{ killTime: number; minRestartDelay: number; threshold: number }>,
+  options: DenoSpawnerOptions = {},
 ) {
   const sink = new RecordingSink();
   const pm = new ProcessMonitor({
-    spawner: new DenoSpawner(),
+    spawner: new DenoSpawner(options),
     sink,
     clock: systemClock,
     timing,
@@ -471,3 +473,105 @@ function nullEvents(): ChildEvents {
   const ignore = { write() {}, end() {} };
   return { stdout: ignore, stderr: ignore, exit() {} };
 }
+
+/** The `ps` state letter of each of `pids` that still exists, asked synchronously. */
+function statesSync(pids: number[]): string[] {
+  const out = new Deno.Command("ps", {
+    args: ["-o", "stat=", "-p", pids.join(",")],
+    stdout: "piped",
+    stderr: "null",
+  }).outputSync();
+  return decoder.decode(out.stdout).split("\n").filter((l) => l.trim() !== "")
+    .map((l) => l.trim()[0]!);
+}
+
+Deno.test({
+  ...only(
+    "200 children that exit at once on SIGTERM get no SIGKILL, however late Deno reports their exits",
+    libcUnavailable() ?? NO_PS,
+  ),
+}, async () => {
+  const count = 200;
+  await using m = monitor({ killTime: 0.05 });
+  const { pm, sink } = m;
+  for (let i = 0; i < count; i++) pm.addProcess(`s${i}`, { argv: ["sleep", "1000"] });
+  pm.startService();
+  await eventually(
+    "every child to start",
+    () => sink.types().filter((t) => t === "started").length === count,
+  );
+  const pids = sink.events.flatMap((e) => e.type === "started" ? [e.pid] : []);
+  const stopping = pm.stopService();
+  const stoppedAt = performance.now();
+  // Keep the event loop busy, as thousands of exits do, until every leader
+  // is a zombie and every kill timer is due: Deno reports none of the exits
+  // meanwhile (tokio reaps on this thread), so each timer fires first.
+  const deadline = stoppedAt + 20_000;
+  while (
+    performance.now() < stoppedAt + 100 ||
+    !statesSync(pids).every((state) => state === "Z")
+  ) {
+    assert.ok(performance.now() < deadline, "the children did not all exit");
+  }
+  await stopping;
+  assert.deepEqual(sink.types().filter((t) => t === "sigkill"), []);
+  assert.equal(sink.types().filter((t) => t === "exited").length, count);
+});
+
+Deno.test({
+  ...only(
+    "a kill of every group (a second Ctrl-C) after 200 children died unreported sends no SIGKILL",
+    libcUnavailable() ?? NO_PS,
+  ),
+}, async () => {
+  const count = 200;
+  await using m = monitor({ killTime: 60 });
+  const { pm, sink } = m;
+  for (let i = 0; i < count; i++) {
+    // Deaf to the stop signal, so that they die when the test says.
+    pm.addProcess(`s${i}`, { argv: ["sh", "-c", "trap '' TERM; exec sleep 1000"] });
+  }
+  pm.startService();
+  await eventually(
+    "every child to start",
+    () => sink.types().filter((t) => t === "started").length === count,
+  );
+  const pids = sink.events.flatMap((e) => e.type === "started" ? [e.pid] : []);
+  const stopping = pm.stopService();
+  // Without a turn of the event loop (so Deno reports no exit), every child
+  // dies, and then every group is killed, as a second Ctrl-C does.
+  for (const pid of pids) Deno.kill(-pid, "SIGKILL");
+  const deadline = performance.now() + 20_000;
+  while (!statesSync(pids).every((state) => state === "Z")) {
+    assert.ok(performance.now() < deadline, "the children did not all die");
+  }
+  pm.killAll();
+  assert.deepEqual(sink.types().filter((t) => t === "sigkill"), []);
+  await stopping;
+  assert.deepEqual(sink.types().filter((t) => t === "sigkill"), []);
+  assert.equal(sink.types().filter((t) => t === "exited").length, count);
+});
+
+Deno.test({
+  ...only(
+    "without FFI, an exit Deno reports after the kill timer fired is met with a SIGKILL, and the stop still ends",
+    NO_PS,
+  ),
+}, async () => {
+  await using m = monitor({ killTime: 0.05 }, { peekExits: false });
+  const { pm, sink } = m;
+  pm.addProcess("s", { argv: ["sleep", "1000"] });
+  const starting = sink.next("started");
+  pm.startService();
+  const started = await starting;
+  const stopping = pm.stopService();
+  const stoppedAt = performance.now();
+  const deadline = stoppedAt + 20_000;
+  while (performance.now() < stoppedAt + 100 || statesSync([started.pid])[0] !== "Z") {
+    assert.ok(performance.now() < deadline, "the child did not exit");
+  }
+  await stopping;
+  // The timer fired before the report: tend could not know, and sent
+  // SIGKILL to a group that was gone (harmless, and logged).
+  assert.deepEqual(sink.types("s"), ["started", "stop-signal", "sigkill", "exited"]);
+});
