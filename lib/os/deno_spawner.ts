@@ -122,11 +122,8 @@ export class DenoSpawner implements Spawner {
       this.#pump(proc.stdout, events.stdout),
       this.#pump(proc.stderr, events.stderr),
     ];
-    proc.status.then(async (s) => {
+    proc.status.then(toExitStatus, unnamedSignal).then(async (status) => {
       child.exited = true;
-      const status: ExitStatus = s.signal === null
-        ? { code: s.code, signal: null }
-        : { code: null, signal: s.signal as SignalName };
       const groupAlive = await this.#groups.alive(proc.pid);
       // Report the exit after the last of its output, unless members of its
       // group live on (they may hold the pipes) or something else keeps the
@@ -308,6 +305,25 @@ async function readAll(
     out.end();
     reader.releaseLock();
   }
+}
+
+function toExitStatus(s: Deno.CommandStatus): ExitStatus {
+  return s.signal === null
+    ? { code: s.code, signal: null }
+    : { code: null, signal: s.signal as SignalName };
+}
+
+// Deno cannot name every signal: a child killed by a real-time one (34 to
+// 64) makes its status reject with "Invalid signal: 40", after it was
+// reaped. That death is reported as a shell shows it, 128+N, rather than
+// left an unhandled rejection: tend's internal failure, which killed every
+// group and exited 1.
+function unnamedSignal(error: unknown): ExitStatus {
+  const match = error instanceof Error
+    ? /^Invalid signal: (\d+)$/.exec(error.message)
+    : null;
+  if (match === null) throw error;
+  return { code: 128 + Number(match[1]), signal: null };
 }
 
 // Whether `promise` settled within `ms` milliseconds.

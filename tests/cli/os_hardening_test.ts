@@ -529,3 +529,21 @@ Deno.test(
     await assertNothingLeft(t);
   },
 );
+
+Deno.test("a child killed by a real-time signal is an exit like any other, not tend's failure", async () => {
+  await using t = tend([
+    "run",
+    "--log-format",
+    "json",
+    "--restart",
+    "never",
+    "--",
+    "sh",
+    "-c",
+    "kill -40 $$",
+  ]);
+  // As a shell reports it: 128 + 40.
+  assert.equal(await t.exit(), 168, t.transcript());
+  assert.equal(t.recordsOf("sh", "exited")[0]?.code, 168, t.transcript());
+  assert.ok(t.records.every((r) => r.level !== "error"), t.transcript());
+});

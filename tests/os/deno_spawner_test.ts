@@ -100,6 +100,11 @@ Deno.test("death by a signal is reported as the signal", async () => {
   assert.deepEqual(result.status, { code: null, signal: "SIGKILL" });
 });
 
+Deno.test("death by a signal Deno cannot name (a real-time one) is reported as 128+N", async () => {
+  const result = await run(["sh", "-c", "kill -40 $$"]);
+  assert.deepEqual(result.status, { code: 168, signal: null });
+});
+
 Deno.test("both streams are read to the end before the exit is reported", async () => {
   const result = await run(["sh", "-c", "echo out; echo err >&2; printf tail"]);
   assert.equal(result.stdout, "out\ntail");
