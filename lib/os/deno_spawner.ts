@@ -39,8 +39,19 @@ export interface DenoSpawnerOptions {
    * output still goes on to the log after that. @default 10000
    */
   drainLimit?: number;
-  /** Milliseconds between checks of groups whose leader has exited. @default 20 */
+  /**
+   * Milliseconds before the first check of a group whose leader has exited
+   * while members live on; later checks grow apart. @default 20
+   */
   pollInterval?: number;
+  /** The longest wait, in milliseconds, between two such checks. @default 1000 */
+  maxPollInterval?: number;
+  /**
+   * Told about what tend cannot do here and how that changes its
+   * behaviour (once each): for now, that it cannot tell live group members
+   * from zombies (no /proc access and no `ps`).
+   */
+  onWarning?: (message: string) => void;
   /**
    * Largest buffer an output stream is read into. Each stream starts with
    * 4 KiB and doubles its buffer whenever a read fills it, so an idle
@@ -82,7 +93,11 @@ export class DenoSpawner implements Spawner {
     this.#drainGrace = options.drainGrace ?? 250;
     this.#drainLimit = options.drainLimit ?? 10_000;
     this.#readSize = options.readSize ?? 65536;
-    this.#groups = new GroupWatcher(options.pollInterval ?? 20);
+    this.#groups = new GroupWatcher({
+      interval: options.pollInterval ?? 20,
+      maxInterval: options.maxPollInterval ?? 1000,
+      onWarning: options.onWarning,
+    });
     this.#peek = (options.peekExits ?? true) && canPeekExits() ? hasExited : null;
   }
 
@@ -117,6 +132,7 @@ export class DenoSpawner implements Spawner {
         cause: error,
       });
     }
+    this.#groups.spawned();
     const child = new DenoChild(proc.pid, this.#groups, this.#peek);
     const pumps = [
       this.#pump(proc.stdout, events.stdout),
@@ -262,6 +278,7 @@ class DenoChild implements Child {
       // (a member tend may not signal) are the monitor's to report.
       if (!(error instanceof Deno.errors.NotFound)) throw error;
     }
+    this.#groups.signalled(this.pid);
   }
 
   stop(signal: SignalName): void {

@@ -580,3 +580,37 @@ Deno.test({
   // SIGKILL to a group that was gone (harmless, and logged).
   assert.deepEqual(sink.types("s"), ["started", "stop-signal", "sigkill", "exited"]);
 });
+
+Deno.test("without /proc, FFI or ps, the spawner warns once that it cannot tell members from zombies", async () => {
+  const spawner = new URL("../../lib/os/deno_spawner.ts", import.meta.url).href;
+  const script = `import { DenoSpawner } from ${JSON.stringify(spawner)};
+const warnings = [];
+const spawner = new DenoSpawner({ onWarning: (m) => warnings.push(m) });
+const ignore = { write() {}, end() {} };
+let exited;
+const done = new Promise((resolve) => exited = resolve);
+// The leader exits and leaves a member: tend must look at the group.
+const child = spawner.spawn({
+  argv: ["/bin/sh", "-c", "/bin/sleep 1000 & exit 0"],
+  cwd: undefined, env: {}, clearEnv: false, uid: undefined, gid: undefined,
+}, { stdout: ignore, stderr: ignore, exit: (status, alive) => exited(alive) });
+const alive = await done;
+child.signal("SIGKILL");
+console.log(JSON.stringify({ alive, warnings }));`;
+  const file = await Deno.makeTempFile({ prefix: "tend-noproc-", suffix: ".ts" });
+  await Deno.writeTextFile(file, script);
+  // No --allow-ffi, no --allow-all, and no ps on PATH.
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-read", "--allow-run", file],
+    env: { PATH: "/nonexistent" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output().finally(() => Deno.remove(file));
+  const text = decoder.decode(out.stdout);
+  assert.equal(out.code, 0, text + decoder.decode(out.stderr));
+  const { alive, warnings } = JSON.parse(text);
+  assert.equal(alive, true, "the member counts as alive");
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0], /cannot tell live process-group members from zombies/);
+});
