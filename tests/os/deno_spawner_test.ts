@@ -344,6 +344,59 @@ Deno.test(
   },
 );
 
+/** Why supplementary groups cannot be tested here, or null. */
+const NO_SETPRIV: string | null = Deno.uid() !== 0
+  ? "only root may switch users"
+  : await new Deno.Command("setpriv", {
+    args: ["--version"],
+    stdout: "null",
+    stderr: "null",
+  })
+    .output().then((out) => out.success ? null : "needs util-linux setpriv")
+    .catch(() => "needs util-linux setpriv");
+
+Deno.test(
+  only(
+    "a child started with a uid (and a gid) as root keeps none of tend's supplementary groups",
+    NO_SETPRIV,
+  ),
+  async () => {
+    // tend itself gets supplementary groups (4, 27), which a child that
+    // runs as another user must not keep: Rust's std calls setgroups(0)
+    // when it switches users as root. (Deno's spawn calls it too, after
+    // setsid, even without a uid: as root every child loses them, which
+    // root does not need; as anyone else the call fails and changes nothing.)
+    const spawner = new URL("../../lib/os/deno_spawner.ts", import.meta.url).href;
+    const script = `import { DenoSpawner } from ${JSON.stringify(spawner)};
+const spawner = new DenoSpawner();
+const groups = (ids) => new Promise((resolve) => {
+  let text = "";
+  const out = { write: (c) => void (text += new TextDecoder().decode(c)), end() {} };
+  spawner.spawn({
+    argv: ["sh", "-c", "grep -E '^Groups:' /proc/self/status"],
+    cwd: undefined, env: {}, clearEnv: false, uid: undefined, gid: undefined, ...ids,
+  }, { stdout: out, stderr: out, exit: () => resolve(text.replace(/^Groups:/, "").trim()) });
+});
+console.log(JSON.stringify({
+  tend: Deno.readTextFileSync("/proc/self/status").match(/^Groups:(.*)$/m)[1].trim(),
+  both: await groups({ uid: 65534, gid: 65534 }),
+  uid: await groups({ uid: 65534 }),
+  gid: await groups({ gid: 65534 }),
+}));`;
+    const file = await Deno.makeTempFile({ prefix: "tend-groups-", suffix: ".ts" });
+    await Deno.writeTextFile(file, script);
+    const out = await new Deno.Command("setpriv", {
+      args: ["--groups", "4,27", "--", Deno.execPath(), "run", "-A", file],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output().finally(() => Deno.remove(file));
+    const text = decoder.decode(out.stdout);
+    assert.equal(out.code, 0, text + decoder.decode(out.stderr));
+    assert.deepEqual(JSON.parse(text), { tend: "4 27", both: "", uid: "", gid: "" });
+  },
+);
+
 Deno.test(
   only(
     "a uid that is not permitted is a spawn failure the monitor backs off from",
