@@ -477,11 +477,21 @@ Deno.test({
   await using m = monitor({ killTime: 0.5 });
   const { pm, sink } = m;
   pm.addProcess("split", {
-    argv: ["sh", "-c", "(trap '' TERM; exec sleep 1000) & echo ready; exec sleep 1000"],
+    // The member says so once it ignores SIGTERM: counted before its trap
+    // ran, it could still die of the stop signal.
+    argv: [
+      "sh",
+      "-c",
+      "(trap '' TERM; echo deaf; exec sleep 1000) & exec sleep 1000",
+    ],
   });
   const starting = sink.next("started");
   pm.startService();
   const started = await starting;
+  await eventually(
+    "the member to ignore SIGTERM",
+    () => sink.messages.includes("deaf"),
+  );
   await eventually(
     "the member to start",
     async () => (await groupMembers(started.pid)).length === 2,
