@@ -78,6 +78,9 @@ export class GroupWatcher {
   // turn of the event loop: "no live member" stays true once true, but a
   // look from before a group was created knows nothing of it.
   #scan: Promise<GroupMembers | null> | null = null;
+  // What the last full look found, to start a new watch from: the look
+  // that found a leader's group alive at its exit is usually just before.
+  #lastScan: GroupMembers | null = null;
   /** How many full looks at the process table were taken (for tests). */
   scans = 0;
 
@@ -117,7 +120,8 @@ export class GroupWatcher {
     if (!watch) {
       watch = {
         callbacks: new Set(),
-        members: [],
+        // Only candidates: each is checked to be alive and in the group.
+        members: [...this.#lastScan?.get(pgid) ?? []],
         interval: this.#interval,
         due: this.#clock.now() + this.#interval,
         signals: 0,
@@ -235,7 +239,7 @@ export class GroupWatcher {
       if (table === null) return null;
       this.scans++;
       try {
-        return await table.scan();
+        return this.#lastScan = await table.scan();
       } catch {
         return null;
       }

@@ -110,6 +110,19 @@ Deno.test("a group counts as empty only once a full look finds no member, not ev
   assert.equal(table.scans, 3);
 });
 
+Deno.test("a watch starts from the members the look at the leader's exit found", async () => {
+  await using group = realGroup();
+  const fake = FakeTimers.createClock(0);
+  const table = new FakeTable(fake);
+  table.live.set(4242, group.pgid);
+  const watcher = new GroupWatcher({ table, clock: clockOf(fake) });
+  assert.equal(await watcher.alive(group.pgid), true);
+  watcher.watch(group.pgid, () => {});
+  await fake.tickAsync(5000);
+  assert.equal(table.scans, 1, "no second full look");
+  assert.ok(table.checks.length > 0);
+});
+
 Deno.test("a signal sent to a watched group brings its checks close together again", async () => {
   await using group = realGroup();
   const fake = FakeTimers.createClock(0);
