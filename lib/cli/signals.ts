@@ -63,6 +63,18 @@ export const IGNORED_SIGNALS = [
 ] as const satisfies readonly Deno.Signal[];
 
 /**
+ * Makes SIGUSR1 and the real-time signals harmless (see
+ * {@linkcode handleSignals}): until this runs, any of them ends tend.
+ * Call it first thing in `tend run`, before anything is awaited; it is
+ * idempotent, and handleSignals calls it too.
+ */
+export function guardSignals(): ReturnType<typeof guardInspector> {
+  const guard = guardInspector();
+  quietRealtimeSignals();
+  return guard;
+}
+
+/**
  * Listens for the signals tend answers; returns a function that stops.
  *
  * - {@linkcode STOP_SIGNALS} (SIGTERM, SIGINT, SIGQUIT...): stop gracefully;
@@ -82,10 +94,9 @@ export const IGNORED_SIGNALS = [
 export function handleSignals(supervisor: Supervisor, log: Logger): () => void {
   // The guard may have been installed earlier (it is idempotent); this is
   // the first moment there is a log to say how it went.
-  const guard = guardInspector();
+  const guard = guardSignals();
   const warning = guardWarning(guard);
   if (warning !== null) log.log("warn", warning);
-  quietRealtimeSignals();
   let fileSizeLogged = false;
   return onSignals([
     ...STOP_SIGNALS.map((signal) =>
