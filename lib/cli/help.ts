@@ -31,10 +31,12 @@ Flags for run (they override the file):
   S is a number of seconds (0.5) or a number with a unit: 500ms, 5s, 2m, 1h.
 
 Signals:
-  SIGTERM, SIGINT   stop every process gracefully, then exit 0; a second one kills them all at once
+  SIGTERM, SIGINT, SIGQUIT (and SIGPWR, SIGXCPU, SIGABRT, SIGBUS)
+                    stop every process gracefully, then exit 0; a second one kills them all at once
   SIGHUP            reload CONFIG; an invalid file is reported and the running config kept
   SIGUSR2           log each process's state, pid, uptime, restarts and last exit
-  SIGUSR1           is Deno's (it opens a debugger port); tend closes that port
+  SIGUSR1           nothing: tend makes sure Deno opens no debugger port on it (needs --allow-ffi)
+  SIGALRM, SIGIO, SIGXFSZ and other stray signals are logged and ignored
 
 Exit status:
   0   stopped on request, every child gone

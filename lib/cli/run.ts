@@ -32,7 +32,7 @@ import {
 import { write } from "./console.ts";
 import { EXIT } from "./exit_codes.ts";
 import { HELP, VERSION } from "./help.ts";
-import { handleSignals } from "./signals.ts";
+import { guardSignals, handleSignals } from "./signals.ts";
 
 // How long tend, on its way out, waits for its children's last output to be
 // read (a slow log holds it back, or members of a group hold the pipes).
@@ -45,6 +45,9 @@ const OUTPUT_WAIT_MS = 2000;
  * @throws {UsageError} for bad arguments
  */
 export async function run(args: string[]): Promise<number> {
+  // First of all: until this runs, a SIGUSR1 ends tend (or, later, opens
+  // Deno's debugger port). No child has started yet.
+  guardSignals();
   const dashes = args.indexOf("--");
   const flagArgs = dashes === -1 ? args : args.slice(0, dashes);
   const { positionals, values } = parse(flagArgs, RUN_OPTIONS);
@@ -113,7 +116,7 @@ async function supervise(
     color: flags.color === "always" ||
       (flags.color === "auto" && Deno.stdout.isTerminal() && !Deno.env.get("NO_COLOR")),
   });
-  const spawner = new DenoSpawner();
+  const spawner = new DenoSpawner({ onWarning: (message) => log.log("warn", message) });
   const supervisor = new Supervisor({
     config,
     load,

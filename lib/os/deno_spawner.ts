@@ -22,6 +22,7 @@ import {
 import type { SignalName } from "../core/signals.ts";
 import type { ExitStatus } from "../core/spec.ts";
 import { GroupWatcher } from "./groups.ts";
+import { canPeekExits, hasExited } from "./wait.ts";
 
 /** Tuning for {@linkcode DenoSpawner}. */
 export interface DenoSpawnerOptions {
@@ -38,14 +39,32 @@ export interface DenoSpawnerOptions {
    * output still goes on to the log after that. @default 10000
    */
   drainLimit?: number;
-  /** Milliseconds between checks of groups whose leader has exited. @default 20 */
+  /**
+   * Milliseconds before the first check of a group whose leader has exited
+   * while members live on; later checks grow apart. @default 20
+   */
   pollInterval?: number;
+  /** The longest wait, in milliseconds, between two such checks. @default 1000 */
+  maxPollInterval?: number;
+  /**
+   * Told about what tend cannot do here and how that changes its
+   * behaviour (once each): for now, that it cannot tell live group members
+   * from zombies (no /proc access and no `ps`).
+   */
+  onWarning?: (message: string) => void;
   /**
    * Largest buffer an output stream is read into. Each stream starts with
    * 4 KiB and doubles its buffer whenever a read fills it, so an idle
    * child costs little and a flooding one reads in big chunks. @default 65536
    */
   readSize?: number;
+  /**
+   * Whether to ask the kernel (through FFI, when it can be had) whether a
+   * leader has exited before Deno reports it; see {@linkcode Child.reaped}.
+   * Without it, a leader counts as exited only once Deno has reported its
+   * exit, which may come after its kill timer fires. @default true
+   */
+  peekExits?: boolean;
 }
 
 /**
@@ -65,6 +84,7 @@ export class DenoSpawner implements Spawner {
   #drainLimit: number;
   #readSize: number;
   #groups: GroupWatcher;
+  #peek: ((pid: number) => boolean | null) | null;
   // Output streams still being read, with whether each waits on the log.
   #pumps = new Set<Pump>();
 
@@ -73,7 +93,12 @@ export class DenoSpawner implements Spawner {
     this.#drainGrace = options.drainGrace ?? 250;
     this.#drainLimit = options.drainLimit ?? 10_000;
     this.#readSize = options.readSize ?? 65536;
-    this.#groups = new GroupWatcher(options.pollInterval ?? 20);
+    this.#groups = new GroupWatcher({
+      interval: options.pollInterval ?? 20,
+      maxInterval: options.maxPollInterval ?? 1000,
+      onWarning: options.onWarning,
+    });
+    this.#peek = (options.peekExits ?? true) && canPeekExits() ? hasExited : null;
   }
 
   /**
@@ -107,16 +132,14 @@ export class DenoSpawner implements Spawner {
         cause: error,
       });
     }
-    const child = new DenoChild(proc.pid, this.#groups);
+    this.#groups.spawned();
+    const child = new DenoChild(proc.pid, this.#groups, this.#peek);
     const pumps = [
       this.#pump(proc.stdout, events.stdout),
       this.#pump(proc.stderr, events.stderr),
     ];
-    proc.status.then(async (s) => {
-      child.reaped = true;
-      const status: ExitStatus = s.signal === null
-        ? { code: s.code, signal: null }
-        : { code: null, signal: s.signal as SignalName };
+    proc.status.then(toExitStatus, unnamedSignal).then(async (status) => {
+      child.exited = true;
       const groupAlive = await this.#groups.alive(proc.pid);
       // Report the exit after the last of its output, unless members of its
       // group live on (they may hold the pipes) or something else keeps the
@@ -214,16 +237,36 @@ const NO_CONTINUE: ReadonlySet<SignalName> = new Set([
 
 class DenoChild implements Child {
   readonly pid: number;
-  /** See {@linkcode Child.reaped}. */
-  reaped = false;
+  // Deno reported the leader's exit.
+  exited = false;
   // The leader exited and its group was found empty: signals would go to
   // nobody, or to a new group that reused the id.
   gone = false;
   #groups: GroupWatcher;
+  #peek: ((pid: number) => boolean | null) | null;
 
-  constructor(pid: number, groups: GroupWatcher) {
+  constructor(
+    pid: number,
+    groups: GroupWatcher,
+    peek: ((pid: number) => boolean | null) | null,
+  ) {
     this.pid = pid;
     this.#groups = groups;
+    this.#peek = peek;
+  }
+
+  /**
+   * See {@linkcode Child.reaped}. Deno reports an exit only after tokio
+   * reaped the leader and the event loop got round to it, which, when
+   * thousands of children exit at once, can be after their kill timers
+   * fire: the monitor would then SIGKILL, and log that it had to, groups
+   * that are already gone. So, until Deno reports it, the kernel is asked
+   * (without reaping) whether the leader is a zombie. Without FFI only
+   * Deno's report counts.
+   */
+  get reaped(): boolean {
+    if (!this.exited && this.#peek?.(this.pid) === true) this.exited = true;
+    return this.exited;
   }
 
   signal(signal: SignalName): void {
@@ -235,6 +278,7 @@ class DenoChild implements Child {
       // (a member tend may not signal) are the monitor's to report.
       if (!(error instanceof Deno.errors.NotFound)) throw error;
     }
+    this.#groups.signalled(this.pid);
   }
 
   stop(signal: SignalName): void {
@@ -278,6 +322,25 @@ async function readAll(
     out.end();
     reader.releaseLock();
   }
+}
+
+function toExitStatus(s: Deno.CommandStatus): ExitStatus {
+  return s.signal === null
+    ? { code: s.code, signal: null }
+    : { code: null, signal: s.signal as SignalName };
+}
+
+// Deno cannot name every signal: a child killed by a real-time one (34 to
+// 64) makes its status reject with "Invalid signal: 40", after it was
+// reaped. That death is reported as a shell shows it, 128+N, rather than
+// left an unhandled rejection: tend's internal failure, which killed every
+// group and exited 1.
+function unnamedSignal(error: unknown): ExitStatus {
+  const match = error instanceof Error
+    ? /^Invalid signal: (\d+)$/.exec(error.message)
+    : null;
+  if (match === null) throw error;
+  return { code: 128 + Number(match[1]), signal: null };
 }
 
 // Whether `promise` settled within `ms` milliseconds.

@@ -65,10 +65,23 @@ export function cString(text: string): Uint8Array<ArrayBuffer> {
   return new TextEncoder().encode(`${text}\0`);
 }
 
-/** The calling thread's `errno`, read through `__errno_location`. */
-export function errnoOf(
-  lib: Deno.DynamicLibrary<{ __errno_location: { parameters: []; result: "pointer" } }>,
-): number {
-  const p = lib.symbols.__errno_location();
-  return p === null ? 0 : new Deno.UnsafePointerView(p).getInt32(0);
+/**
+ * The symbols {@linkcode errnoOf} needs; spread them into a library's
+ * symbols. The address travels as a plain integer and is read with
+ * `memcpy`: `Deno.UnsafePointerView` would need `--allow-ffi` for every
+ * path, not only the libc one a scoped `--allow-ffi=PATH` grants.
+ */
+export const ERRNO_SYMBOLS = {
+  __errno_location: { parameters: [], result: "usize" },
+  memcpy: { parameters: ["buffer", "usize", "usize"], result: "usize" },
+} as const;
+
+/**
+ * The calling thread's `errno`, read through `__errno_location`; call it
+ * right after the call that failed (FFI calls run on the JS thread).
+ */
+export function errnoOf(lib: Deno.DynamicLibrary<typeof ERRNO_SYMBOLS>): number {
+  const out = new Int32Array(1);
+  lib.symbols.memcpy(new Uint8Array(out.buffer), lib.symbols.__errno_location(), 4n);
+  return out[0]!;
 }

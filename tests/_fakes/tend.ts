@@ -77,12 +77,16 @@ export class Tend implements AsyncDisposable {
   }
 
   /**
-   * tend's pid, as its first line reports it: under `script` the spawned
+   * tend's pid, as its start line reports it: under `script` the spawned
    * process is `script`, not tend. Before that line, the spawned pid.
    */
   get pid(): number {
-    const match = this.lines[0]?.match(/ starting \d+ process.* \(pid (\d+)\)/);
-    return match ? Number(match[1]) : this.#process.pid;
+    // A warning may come first (SIGUSR1 is unsafe without --allow-ffi).
+    for (const line of this.lines.slice(0, 5)) {
+      const match = line.match(/ starting \d+ process.* \(pid (\d+)\)/);
+      if (match) return Number(match[1]);
+    }
+    return this.#process.pid;
   }
 
   /** stdout parsed line by line (tend must run with `--log-format json`). */

@@ -14,6 +14,7 @@ import type { ExitStatus } from "../../lib/core/spec.ts";
 import type { SpawnRequest } from "../../lib/core/ports.ts";
 import { systemClock } from "../../lib/os/clock.ts";
 import { DenoSpawner, type DenoSpawnerOptions } from "../../lib/os/deno_spawner.ts";
+import { libcUnavailable } from "../../lib/os/libc.ts";
 import { eventually, groupMembers, NO_PS, only } from "../_fakes/proc.ts";
 import { RecordingSink } from "../_fakes/fakes.ts";
 
@@ -69,10 +70,11 @@ function req(
  */
 function monitor(
   timing: Partial<{ killTime: number; minRestartDelay: number; threshold: number }>,
+  options: DenoSpawnerOptions = {},
 ) {
   const sink = new RecordingSink();
   const pm = new ProcessMonitor({
-    spawner: new DenoSpawner(),
+    spawner: new DenoSpawner(options),
     sink,
     clock: systemClock,
     timing,
@@ -96,6 +98,11 @@ Deno.test("an exit code is reported as a code", async () => {
 Deno.test("death by a signal is reported as the signal", async () => {
   const result = await run(["sh", "-c", "kill -KILL $$"]);
   assert.deepEqual(result.status, { code: null, signal: "SIGKILL" });
+});
+
+Deno.test("death by a signal Deno cannot name (a real-time one) is reported as 128+N", async () => {
+  const result = await run(["sh", "-c", "kill -40 $$"]);
+  assert.deepEqual(result.status, { code: 168, signal: null });
 });
 
 Deno.test("both streams are read to the end before the exit is reported", async () => {
@@ -337,6 +344,59 @@ Deno.test(
   },
 );
 
+/** Why supplementary groups cannot be tested here, or null. */
+const NO_SETPRIV: string | null = Deno.uid() !== 0
+  ? "only root may switch users"
+  : await new Deno.Command("setpriv", {
+    args: ["--version"],
+    stdout: "null",
+    stderr: "null",
+  })
+    .output().then((out) => out.success ? null : "needs util-linux setpriv")
+    .catch(() => "needs util-linux setpriv");
+
+Deno.test(
+  only(
+    "a child started with a uid (and a gid) as root keeps none of tend's supplementary groups",
+    NO_SETPRIV,
+  ),
+  async () => {
+    // tend itself gets supplementary groups (4, 27), which a child that
+    // runs as another user must not keep: Rust's std calls setgroups(0)
+    // when it switches users as root. (Deno's spawn calls it too, after
+    // setsid, even without a uid: as root every child loses them, which
+    // root does not need; as anyone else the call fails and changes nothing.)
+    const spawner = new URL("../../lib/os/deno_spawner.ts", import.meta.url).href;
+    const script = `import { DenoSpawner } from ${JSON.stringify(spawner)};
+const spawner = new DenoSpawner();
+const groups = (ids) => new Promise((resolve) => {
+  let text = "";
+  const out = { write: (c) => void (text += new TextDecoder().decode(c)), end() {} };
+  spawner.spawn({
+    argv: ["sh", "-c", "grep -E '^Groups:' /proc/self/status"],
+    cwd: undefined, env: {}, clearEnv: false, uid: undefined, gid: undefined, ...ids,
+  }, { stdout: out, stderr: out, exit: () => resolve(text.replace(/^Groups:/, "").trim()) });
+});
+console.log(JSON.stringify({
+  tend: Deno.readTextFileSync("/proc/self/status").match(/^Groups:(.*)$/m)[1].trim(),
+  both: await groups({ uid: 65534, gid: 65534 }),
+  uid: await groups({ uid: 65534 }),
+  gid: await groups({ gid: 65534 }),
+}));`;
+    const file = await Deno.makeTempFile({ prefix: "tend-groups-", suffix: ".ts" });
+    await Deno.writeTextFile(file, script);
+    const out = await new Deno.Command("setpriv", {
+      args: ["--groups", "4,27", "--", Deno.execPath(), "run", "-A", file],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output().finally(() => Deno.remove(file));
+    const text = decoder.decode(out.stdout);
+    assert.equal(out.code, 0, text + decoder.decode(out.stderr));
+    assert.deepEqual(JSON.parse(text), { tend: "4 27", both: "", uid: "", gid: "" });
+  },
+);
+
 Deno.test(
   only(
     "a uid that is not permitted is a spawn failure the monitor backs off from",
@@ -417,11 +477,21 @@ Deno.test({
   await using m = monitor({ killTime: 0.5 });
   const { pm, sink } = m;
   pm.addProcess("split", {
-    argv: ["sh", "-c", "(trap '' TERM; exec sleep 1000) & echo ready; exec sleep 1000"],
+    // The member says so once it ignores SIGTERM: counted before its trap
+    // ran, it could still die of the stop signal.
+    argv: [
+      "sh",
+      "-c",
+      "(trap '' TERM; echo deaf; exec sleep 1000) & exec sleep 1000",
+    ],
   });
   const starting = sink.next("started");
   pm.startService();
   const started = await starting;
+  await eventually(
+    "the member to ignore SIGTERM",
+    () => sink.messages.includes("deaf"),
+  );
   await eventually(
     "the member to start",
     async () => (await groupMembers(started.pid)).length === 2,
@@ -471,3 +541,139 @@ function nullEvents(): ChildEvents {
   const ignore = { write() {}, end() {} };
   return { stdout: ignore, stderr: ignore, exit() {} };
 }
+
+/** The `ps` state letter of each of `pids` that still exists, asked synchronously. */
+function statesSync(pids: number[]): string[] {
+  const out = new Deno.Command("ps", {
+    args: ["-o", "stat=", "-p", pids.join(",")],
+    stdout: "piped",
+    stderr: "null",
+  }).outputSync();
+  return decoder.decode(out.stdout).split("\n").filter((l) => l.trim() !== "")
+    .map((l) => l.trim()[0]!);
+}
+
+Deno.test({
+  ...only(
+    "200 children that exit at once on SIGTERM get no SIGKILL, however late Deno reports their exits",
+    libcUnavailable() ?? NO_PS,
+  ),
+}, async () => {
+  const count = 200;
+  await using m = monitor({ killTime: 0.05 });
+  const { pm, sink } = m;
+  for (let i = 0; i < count; i++) pm.addProcess(`s${i}`, { argv: ["sleep", "1000"] });
+  pm.startService();
+  await eventually(
+    "every child to start",
+    () => sink.types().filter((t) => t === "started").length === count,
+  );
+  const pids = sink.events.flatMap((e) => e.type === "started" ? [e.pid] : []);
+  const stopping = pm.stopService();
+  const stoppedAt = performance.now();
+  // Keep the event loop busy, as thousands of exits do, until every leader
+  // is a zombie and every kill timer is due: Deno reports none of the exits
+  // meanwhile (tokio reaps on this thread), so each timer fires first.
+  const deadline = stoppedAt + 20_000;
+  while (
+    performance.now() < stoppedAt + 100 ||
+    !statesSync(pids).every((state) => state === "Z")
+  ) {
+    assert.ok(performance.now() < deadline, "the children did not all exit");
+  }
+  await stopping;
+  assert.deepEqual(sink.types().filter((t) => t === "sigkill"), []);
+  assert.equal(sink.types().filter((t) => t === "exited").length, count);
+});
+
+Deno.test({
+  ...only(
+    "a kill of every group (a second Ctrl-C) after 200 children died unreported sends no SIGKILL",
+    libcUnavailable() ?? NO_PS,
+  ),
+}, async () => {
+  const count = 200;
+  await using m = monitor({ killTime: 60 });
+  const { pm, sink } = m;
+  for (let i = 0; i < count; i++) {
+    // Deaf to the stop signal, so that they die when the test says.
+    pm.addProcess(`s${i}`, { argv: ["sh", "-c", "trap '' TERM; exec sleep 1000"] });
+  }
+  pm.startService();
+  await eventually(
+    "every child to start",
+    () => sink.types().filter((t) => t === "started").length === count,
+  );
+  const pids = sink.events.flatMap((e) => e.type === "started" ? [e.pid] : []);
+  const stopping = pm.stopService();
+  // Without a turn of the event loop (so Deno reports no exit), every child
+  // dies, and then every group is killed, as a second Ctrl-C does.
+  for (const pid of pids) Deno.kill(-pid, "SIGKILL");
+  const deadline = performance.now() + 20_000;
+  while (!statesSync(pids).every((state) => state === "Z")) {
+    assert.ok(performance.now() < deadline, "the children did not all die");
+  }
+  pm.killAll();
+  assert.deepEqual(sink.types().filter((t) => t === "sigkill"), []);
+  await stopping;
+  assert.deepEqual(sink.types().filter((t) => t === "sigkill"), []);
+  assert.equal(sink.types().filter((t) => t === "exited").length, count);
+});
+
+Deno.test({
+  ...only(
+    "without FFI, an exit Deno reports after the kill timer fired is met with a SIGKILL, and the stop still ends",
+    NO_PS,
+  ),
+}, async () => {
+  await using m = monitor({ killTime: 0.05 }, { peekExits: false });
+  const { pm, sink } = m;
+  pm.addProcess("s", { argv: ["sleep", "1000"] });
+  const starting = sink.next("started");
+  pm.startService();
+  const started = await starting;
+  const stopping = pm.stopService();
+  const stoppedAt = performance.now();
+  const deadline = stoppedAt + 20_000;
+  while (performance.now() < stoppedAt + 100 || statesSync([started.pid])[0] !== "Z") {
+    assert.ok(performance.now() < deadline, "the child did not exit");
+  }
+  await stopping;
+  // The timer fired before the report: tend could not know, and sent
+  // SIGKILL to a group that was gone (harmless, and logged).
+  assert.deepEqual(sink.types("s"), ["started", "stop-signal", "sigkill", "exited"]);
+});
+
+Deno.test("without /proc, FFI or ps, the spawner warns once that it cannot tell members from zombies", async () => {
+  const spawner = new URL("../../lib/os/deno_spawner.ts", import.meta.url).href;
+  const script = `import { DenoSpawner } from ${JSON.stringify(spawner)};
+const warnings = [];
+const spawner = new DenoSpawner({ onWarning: (m) => warnings.push(m) });
+const ignore = { write() {}, end() {} };
+let exited;
+const done = new Promise((resolve) => exited = resolve);
+// The leader exits and leaves a member: tend must look at the group.
+const child = spawner.spawn({
+  argv: ["/bin/sh", "-c", "/bin/sleep 1000 & exit 0"],
+  cwd: undefined, env: {}, clearEnv: false, uid: undefined, gid: undefined,
+}, { stdout: ignore, stderr: ignore, exit: (status, alive) => exited(alive) });
+const alive = await done;
+child.signal("SIGKILL");
+console.log(JSON.stringify({ alive, warnings }));`;
+  const file = await Deno.makeTempFile({ prefix: "tend-noproc-", suffix: ".ts" });
+  await Deno.writeTextFile(file, script);
+  // No --allow-ffi, no --allow-all, and no ps on PATH.
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-read", "--allow-run", file],
+    env: { PATH: "/nonexistent" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output().finally(() => Deno.remove(file));
+  const text = decoder.decode(out.stdout);
+  assert.equal(out.code, 0, text + decoder.decode(out.stderr));
+  const { alive, warnings } = JSON.parse(text);
+  assert.equal(alive, true, "the member counts as alive");
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0], /cannot tell live process-group members from zombies/);
+});
