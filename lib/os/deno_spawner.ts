@@ -22,6 +22,7 @@ import {
 import type { SignalName } from "../core/signals.ts";
 import type { ExitStatus } from "../core/spec.ts";
 import { GroupWatcher } from "./groups.ts";
+import { spawnOwn } from "./pids.ts";
 
 /** Tuning for {@linkcode DenoSpawner}. */
 export interface DenoSpawnerOptions {
@@ -88,7 +89,8 @@ export class DenoSpawner implements Spawner {
     }
     let proc: Deno.ChildProcess;
     try {
-      proc = new Deno.Command(program, {
+      // spawnOwn registers the pid, so that the reaper leaves it to Deno.
+      proc = spawnOwn(program, {
         args,
         cwd: request.cwd,
         env: request.env,
@@ -99,7 +101,7 @@ export class DenoSpawner implements Spawner {
         stdout: "piped",
         stderr: "piped",
         detached: true,
-      }).spawn();
+      });
     } catch (error) {
       // Deno's message already names the program and the OS's reason, e.g.
       // "Failed to spawn 'x': No such file or directory (os error 2)".

@@ -10,6 +10,7 @@
  */
 
 import process from "node:process";
+import { spawnOwn } from "./pids.ts";
 
 /**
  * Tells whether process groups still have live members, and calls back
@@ -110,7 +111,9 @@ async function liveGroups(): Promise<Set<number> | null> {
     }
   }
   try {
-    const out = await new Deno.Command("ps", {
+    // Through spawnOwn, never Deno.Command().output(), which hides the pid
+    // from the registry the reaper spares (pids.ts).
+    const out = await spawnOwn("ps", {
       args: ["-A", "-o", "pgid=,stat="],
       stdin: "null",
       stdout: "piped",
