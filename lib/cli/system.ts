@@ -121,10 +121,11 @@ function startReaping(log: Logger, subreaper: boolean): Reaper | null {
 
 async function stopOrphans(reaper: Reaper, graceMs: number, log: Logger) {
   const report = await reaper.stopOrphans(ORPHAN_STOP_SIGNAL, graceMs);
+  // The first pids only: a fork bomb's leftovers would make one huge record.
   const list = (pids: number[]) =>
     `${pids.length} orphaned process${pids.length === 1 ? "" : "es"} (pid ${
-      pids.join(", ")
-    })`;
+      pids.slice(0, 20).join(", ")
+    }${pids.length > 20 ? ", ..." : ""})`;
   if (report.stopped.length > 0) {
     log.log("info", `sent ${ORPHAN_STOP_SIGNAL} to ${list(report.stopped)}`);
   }
