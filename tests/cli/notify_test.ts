@@ -9,7 +9,15 @@
 import assert from "node:assert/strict";
 import { NO_PYTHON, Receiver } from "../_fakes/notify.ts";
 import { only } from "../_fakes/proc.ts";
-import { SLEEPER, tempDir, tend, yaml } from "../_fakes/tend.ts";
+import {
+  MAIN,
+  PERMISSIONS,
+  SLEEPER,
+  tempDir,
+  Tend,
+  tend,
+  yaml,
+} from "../_fakes/tend.ts";
 
 /** The datagrams that mark a step of tend's life, by their first field. */
 function steps(datagrams: string[]): string[] {
@@ -100,3 +108,41 @@ Deno.test(
     assert.deepEqual(receiver.datagrams.filter((d) => d === "WATCHDOG=1"), []);
   },
 );
+
+Deno.test("NOTIFY_SOCKET without --allow-ffi: tend warns, runs on, and still keeps it from its children", async () => {
+  await using dir = await tempDir();
+  const file = await dir.write(
+    "procs.yaml",
+    yaml({
+      processes: {
+        env: { shell: 'echo "env: ${NOTIFY_SOCKET-unset}"; exec sleep 1000' },
+      },
+    }),
+  );
+  await using t = new Tend(
+    new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        ...PERMISSIONS.filter((p) => p !== "--allow-ffi"),
+        MAIN,
+        "run",
+        "--log-format",
+        "json",
+        file,
+      ],
+      env: { NOTIFY_SOCKET: `${dir.path}/nobody.sock` },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      detached: true,
+    }),
+  );
+  const { record } = await t.record("the warning", (r) => r.level === "warn");
+  assert.match(
+    record.message,
+    /^NOTIFY_SOCKET is set but tend cannot notify the service manager \(needs --allow-ffi\)/,
+  );
+  await t.said("env", "env: unset");
+  t.signal("SIGTERM");
+  assert.equal(await t.exit(), 0, t.transcript());
+});

@@ -343,3 +343,37 @@ Deno.test(
     assert.ok(t.records.some((r) => r.message === "reaped 200 orphaned processes"));
   },
 );
+
+Deno.test("--subreaper without --allow-ffi: tend warns and runs on", async () => {
+  await using dir = await tempDir();
+  const file = await dir.write(
+    "procs.yaml",
+    yaml({ processes: { web: { cmd: SLEEPER } } }),
+  );
+  await using t = new Tend(
+    new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        ...PERMISSIONS.filter((p) => p !== "--allow-ffi"),
+        MAIN,
+        "run",
+        "--subreaper",
+        "--log-format",
+        "json",
+        file,
+      ],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      detached: true,
+    }),
+  );
+  const { record } = await t.record("the warning", (r) => r.level === "warn");
+  assert.match(
+    record.message,
+    /^--subreaper but cannot reap zombies \(needs --allow-ffi\): orphaned processes will stay zombies/,
+  );
+  await t.said("web", "ready");
+  t.signal("SIGTERM");
+  assert.equal(await t.exit(), 0, t.transcript());
+});
