@@ -60,6 +60,16 @@ export type ReloadReport =
     problems: string[];
   };
 
+/**
+ * A step of tend's own life that is not any one process's, for followers
+ * such as sd_notify: a reload begins (it went past its checks) and ends,
+ * and the shutdown begins.
+ */
+export type SupervisorPhase =
+  | { type: "reloading"; source: string }
+  | { type: "reloaded"; report: ReloadReport }
+  | { type: "stopping"; code: number };
+
 /** What a {@linkcode Supervisor} is built from. */
 export interface SupervisorOptions {
   /** The config to run. */
@@ -127,6 +137,7 @@ export class Supervisor {
   #health: Health;
   #reloading: Promise<ReloadReport> | null = null;
   #nextReload: Promise<ReloadReport> | null = null;
+  #phaseListeners: ((phase: SupervisorPhase) => void)[] = [];
 
   /** Builds a supervisor with its processes added but not started. */
   constructor(options: SupervisorOptions) {
@@ -199,6 +210,7 @@ export class Supervisor {
    */
   shutdown(code = 0): Promise<void> {
     return this.#stopping ??= (async () => {
+      this.#phase({ type: "stopping", code });
       await this.monitor.stopService();
       this.#health.close();
       await this.#spawner.idle(this.#outputWait);
@@ -254,6 +266,17 @@ export class Supervisor {
       this.#nextReload = null;
       return this.reload(source);
     });
+  }
+
+  /**
+   * Calls `listener` at each {@linkcode SupervisorPhase}; returns a
+   * function that removes it. A listener must not throw.
+   */
+  onPhase(listener: (phase: SupervisorPhase) => void): () => void {
+    this.#phaseListeners = [...this.#phaseListeners, listener];
+    return () => {
+      this.#phaseListeners = this.#phaseListeners.filter((l) => l !== listener);
+    };
   }
 
   /** A snapshot of every process's state. */
@@ -390,9 +413,22 @@ export class Supervisor {
       return { ok: false, problems: [problem] };
     }
     if (this.stopping) return { ok: false, problems: ["tend is stopping"] };
+    this.#phase({ type: "reloading", source });
+    let report: ReloadReport = { ok: false, problems: ["the reload failed"] };
+    try {
+      return report = await this.#applyReload(source, this.#load);
+    } finally {
+      this.#phase({ type: "reloaded", report });
+    }
+  }
+
+  async #applyReload(
+    source: string,
+    load: () => Promise<LoadResult>,
+  ): Promise<ReloadReport> {
     const file = this.#config.file;
     this.#log.log("info", `${source}: reloading ${file}`);
-    const result = await this.#load();
+    const result = await load();
     if (this.stopping) return { ok: false, problems: ["tend is stopping"] };
     if ("problems" in result) {
       const n = result.problems.length;
@@ -428,6 +464,10 @@ export class Supervisor {
     // The reload may have removed the last process that could still run.
     this.#checkAllDone();
     return report;
+  }
+
+  #phase(phase: SupervisorPhase): void {
+    for (const listener of this.#phaseListeners) listener(phase);
   }
 
   // When no process can ever run again (each exited under restart: never

@@ -57,6 +57,7 @@ export const RUN_OPTIONS = {
   "restart": { type: "string" },
   "log-format": { type: "string" },
   "color": { type: "string" },
+  "subreaper": { type: "boolean" },
   ...HELP_OPTION,
 } as const;
 
@@ -66,6 +67,8 @@ export interface RunFlags extends Overrides {
   format: LogFormat;
   /** When to colour text records. */
   color: "auto" | "always" | "never";
+  /** `--subreaper`: reap orphans as a child subreaper (see `system.ts`). */
+  subreaper: boolean;
 }
 
 const FLAG_TIMING: Readonly<Record<string, keyof Timing>> = {
@@ -105,7 +108,13 @@ export function runFlags(
   if (color !== "auto" && color !== "always" && color !== "never") {
     throw new UsageError(`--color must be auto, always or never, not "${color}"`);
   }
-  return { timing, restart: restart as RestartPolicy | undefined, format, color };
+  return {
+    timing,
+    restart: restart as RestartPolicy | undefined,
+    format,
+    color,
+    subreaper: values["subreaper"] === true,
+  };
 }
 
 /** The config file `run` and `check` read when none is named. */

@@ -27,6 +27,7 @@ Flags for run (they override the file):
   --restart POLICY         always | on-failure | never, for every process
   --log-format FORMAT      text (default) | json
   --color WHEN             auto (default: only on a terminal, never with NO_COLOR) | always | never
+  --subreaper              reap orphaned processes as PID 1 does (needs --allow-ffi)
 
   S is a number of seconds (0.5) or a number with a unit: 500ms, 5s, 2m, 1h.
 

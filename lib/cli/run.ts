@@ -33,6 +33,7 @@ import { write } from "./console.ts";
 import { EXIT } from "./exit_codes.ts";
 import { HELP, VERSION } from "./help.ts";
 import { guardSignals, handleSignals } from "./signals.ts";
+import { startSystem } from "./system.ts";
 
 // How long tend, on its way out, waits for its children's last output to be
 // read (a slow log holds it back, or members of a group hold the pipes).
@@ -145,9 +146,12 @@ async function supervise(
       count === 1 ? "" : "es"
     } from ${config.file} (pid ${Deno.pid})`,
   );
+  // Reaping (PID 1, --subreaper) and sd_notify; before the first spawn.
+  const system = startSystem(supervisor, log, { subreaper: flags.subreaper });
   supervisor.start();
 
   const code = await supervisor.exit;
+  await system.stop();
   stopListening();
   await spawner.idle(OUTPUT_WAIT_MS);
   await log.flush();

@@ -23,6 +23,7 @@ import type { SignalName } from "../core/signals.ts";
 import type { ExitStatus } from "../core/spec.ts";
 import { GroupWatcher } from "./groups.ts";
 import { canPeekExits, hasExited } from "./wait.ts";
+import { spawnOwn } from "./pids.ts";
 
 /** Tuning for {@linkcode DenoSpawner}. */
 export interface DenoSpawnerOptions {
@@ -113,7 +114,8 @@ export class DenoSpawner implements Spawner {
     }
     let proc: Deno.ChildProcess;
     try {
-      proc = new Deno.Command(program, {
+      // spawnOwn registers the pid, so that the reaper leaves it to Deno.
+      proc = spawnOwn(program, {
         args,
         cwd: request.cwd,
         env: request.env,
@@ -124,7 +126,7 @@ export class DenoSpawner implements Spawner {
         stdout: "piped",
         stderr: "piped",
         detached: true,
-      }).spawn();
+      });
     } catch (error) {
       // Deno's message already names the program and the OS's reason, e.g.
       // "Failed to spawn 'x': No such file or directory (os error 2)".

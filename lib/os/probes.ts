@@ -30,6 +30,7 @@ import { describeExit } from "../core/exit.ts";
 import type { Prober, ProbeResult, ProbeTarget } from "../core/ports.ts";
 import type { SignalName } from "../core/signals.ts";
 import type { ProbeCheck } from "../core/spec.ts";
+import { spawnOwn } from "./pids.ts";
 
 /** Tuning for {@linkcode DenoProber}. */
 export interface DenoProberOptions {
@@ -174,7 +175,7 @@ export class DenoProber implements Prober {
     }
     let child: Deno.ChildProcess;
     try {
-      child = new Deno.Command(program, {
+      child = spawnOwn(program, {
         args,
         cwd: target.cwd,
         env: target.env,
@@ -186,7 +187,7 @@ export class DenoProber implements Prober {
         stderr: "piped",
         // A new session: the check leads its own process group.
         detached: true,
-      }).spawn();
+      });
     } catch (error) {
       // Deno's message names the program and the OS's reason.
       return { ok: false, message: clip(`cannot start: ${errorText(error)}`) };

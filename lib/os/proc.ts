@@ -10,6 +10,7 @@
  */
 
 import { openLibc } from "./libc.ts";
+import { spawnOwn } from "./pids.ts";
 
 /** Live processes, by process group. */
 export type GroupMembers = Map<number, number[]>;
@@ -214,7 +215,8 @@ class Ps implements ProcessTable {
   async #ps(
     select: string[],
   ): Promise<{ live: Map<number, number>; ok: boolean; complained: boolean }> {
-    const out = await new Deno.Command("ps", {
+    // Through spawnOwn: the reaper must know the pid is tend's (pids.ts).
+    const out = await spawnOwn("ps", {
       args: [...select, "-o", "pid=,pgid=,stat="],
       stdin: "null",
       stdout: "piped",
