@@ -21,11 +21,18 @@ import {
   type ProcessStatus,
   UnknownProcessError,
 } from "./core/monitor.ts";
-import type { Clock, Prober, Spawner } from "./core/ports.ts";
+import type {
+  Child,
+  ChildEvents,
+  Clock,
+  Prober,
+  Spawner,
+  SpawnRequest,
+} from "./core/ports.ts";
 import { planReload } from "./core/reload.ts";
 import type { SignalName } from "./core/signals.ts";
 import type { Config } from "./config/load.ts";
-import { Health, type HealthStatus, teeLines } from "./health.ts";
+import { Health, type HealthStatus, needsNotifySocket, teeLines } from "./health.ts";
 import { framedOutput } from "./output/framer.ts";
 import type { Logger } from "./output/log.ts";
 
@@ -36,6 +43,23 @@ export interface OutputSpawner extends Spawner {
    * `ms` milliseconds, whichever comes first.
    */
   idle(ms: number): Promise<void>;
+}
+
+/**
+ * Datagram sockets for children's `NOTIFY_SOCKET` (`os/notify.ts` has the
+ * real one): a child with a `notify` readiness probe gets its own.
+ */
+export interface ChildNotifySockets {
+  /**
+   * A new socket; `onMessage` gets what a member of `group` sends to it.
+   * A child running as another user (`owner`) is given the socket file.
+   */
+  listen(
+    onMessage: (message: { pid: number; fields: ReadonlyMap<string, string> }) => void,
+    options?: { owner?: { uid: number; gid: number } },
+  ): { readonly env: Record<string, string>; group: number | null; close(): void };
+  /** Closes every socket and removes the directory. */
+  close(): void;
 }
 
 /** What a reload found: the config to apply, or what is wrong with the file. */
@@ -84,6 +108,12 @@ export interface SupervisorOptions {
   spawner: OutputSpawner;
   /** Runs the `http`, `tcp` and `exec` probe checks (`os/probes.ts` has the real one). */
   prober: Prober;
+  /**
+   * Makes the sockets for `notify` readiness probes, when a process first
+   * needs one; `null` when that cannot be done here (no FFI), and a
+   * `notify` probe then never passes. @default no sockets
+   */
+  notifySockets?: () => ChildNotifySockets | null;
   /** Time source. */
   clock: Clock;
   /** Where records go. */
@@ -135,6 +165,8 @@ export class Supervisor {
   #stopping: Promise<void> | null = null;
   #firstStop: { signal: string; at: number } | null = null;
   #health: Health;
+  // Children's NOTIFY_SOCKETs, made when a process first needs one.
+  #sockets: ChildNotifySockets | null | undefined;
   #reloading: Promise<ReloadReport> | null = null;
   #nextReload: Promise<ReloadReport> | null = null;
   #phaseListeners: ((phase: SupervisorPhase) => void)[] = [];
@@ -167,7 +199,7 @@ export class Supervisor {
       if (event.type === "not-restarting") queueMicrotask(() => this.#checkAllDone());
     });
     this.monitor = new ProcessMonitor({
-      spawner: this.#spawner,
+      spawner: this.#withNotifySockets(options.notifySockets ?? (() => null)),
       clock: this.#clock,
       timing: this.#config.timing,
       sink: {
@@ -213,6 +245,7 @@ export class Supervisor {
       this.#phase({ type: "stopping", code });
       await this.monitor.stopService();
       this.#health.close();
+      this.#sockets?.close();
       await this.#spawner.idle(this.#outputWait);
       this.#log.log("info", "every process has stopped");
       this.#finish(code);
@@ -396,6 +429,59 @@ export class Supervisor {
     void this.monitor.stopService();
     this.kill();
     this.#finish(1);
+  }
+
+  // The spawner, giving each child with a `notify` readiness probe a
+  // NOTIFY_SOCKET of its own, whose messages go to its probe.
+  #withNotifySockets(make: () => ChildNotifySockets | null): Spawner {
+    const spawner = this.#spawner;
+    return {
+      spawn: (request: SpawnRequest, events: ChildEvents): Child => {
+        const name = request.name;
+        if (name === undefined || !needsNotifySocket(this.monitor.specOf(name))) {
+          return spawner.spawn(request, events);
+        }
+        if (this.#sockets === undefined) {
+          this.#sockets = make();
+          if (this.#sockets === null) {
+            this.#log.log(
+              "warn",
+              "notify probes need --allow-ffi (a socket per child): they never pass",
+            );
+          }
+        }
+        const sockets = this.#sockets;
+        if (sockets === null) return spawner.spawn(request, events);
+        let pid = 0;
+        const owner = request.uid === undefined
+          ? undefined
+          : { uid: request.uid, gid: request.gid ?? request.uid };
+        const listener = sockets.listen((message) => {
+          const text = [...message.fields].map(([k, v]) => `${k}=${v}`).join("\n");
+          this.#health.notified(name, pid, text);
+        }, { owner });
+        let child: Child;
+        try {
+          child = spawner.spawn(
+            { ...request, env: { ...request.env, ...listener.env } },
+            {
+              ...events,
+              exit: (status, groupAlive) => {
+                listener.close();
+                events.exit(status, groupAlive);
+              },
+            },
+          );
+        } catch (error) {
+          listener.close();
+          throw error;
+        }
+        // Only the child's own group may send, from now on.
+        pid = child.pid;
+        listener.group = child.pid;
+        return child;
+      },
+    };
   }
 
   // The names, once each is known to be a process's.

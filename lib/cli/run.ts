@@ -17,6 +17,7 @@ import {
 import { applyOverrides } from "../config/overrides.ts";
 import { systemClock } from "../os/clock.ts";
 import { DenoSpawner } from "../os/deno_spawner.ts";
+import { NotifySockets } from "../os/notify.ts";
 import { DenoProber } from "../os/probes.ts";
 import { signalNumber } from "../os/signals.ts";
 import { Logger } from "../output/log.ts";
@@ -123,6 +124,13 @@ async function supervise(
     load,
     spawner,
     prober: new DenoProber(),
+    notifySockets: () => {
+      try {
+        return NotifySockets.create("/tmp");
+      } catch {
+        return null; // no FFI: the supervisor says what that means
+      }
+    },
     clock: systemClock,
     log,
     signalNumber,

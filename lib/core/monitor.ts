@@ -927,6 +927,7 @@ export class ProcessMonitor implements Timing {
     try {
       child = this.#spawner.spawn(
         {
+          name,
           argv: spec.argv,
           cwd: spec.cwd,
           env: spec.env,

@@ -21,10 +21,12 @@ export type OutputStream = "stdout" | "stderr";
  * What a spawner needs to start one process: the part of a resolved spec
  * about how to run it (not when or how to stop it).
  */
-export type SpawnRequest = Pick<
-  ResolvedSpec,
-  "argv" | "cwd" | "env" | "clearEnv" | "uid" | "gid"
->;
+export type SpawnRequest =
+  & Pick<ResolvedSpec, "argv" | "cwd" | "env" | "clearEnv" | "uid" | "gid">
+  & {
+    /** The name of the process it is a child of, for spawners that care. */
+    name?: string;
+  };
 
 /**
  * Receives the bytes of one output stream of one child.

@@ -259,3 +259,40 @@ Deno.test("the README's worked example runs as written: db, migration, api, work
   const stops = ["worker", "api", "db"].map((name) => indexOf(t, name, "stop-signal"));
   assert.ok(stops[0]! < stops[1]! && stops[1]! < stops[2]!, t.transcript());
 });
+
+Deno.test("ready by notify: a child that sends READY=1 to its NOTIFY_SOCKET gates its dependent", async () => {
+  await using dir = await tempDir();
+  const sender = await dir.write(
+    "notify.py",
+    [
+      "import os, socket, time",
+      "time.sleep(1.5)",
+      "s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)",
+      "s.sendto(b'STATUS=warmed up\\nREADY=1', os.environ['NOTIFY_SOCKET'])",
+      "print('sent', flush=True)",
+      "time.sleep(1000)",
+    ].join("\n") + "\n",
+  );
+  const file = await dir.write(
+    "procs.yaml",
+    yaml({
+      processes: {
+        db: { cmd: ["python3", sender], ready: { notify: true } },
+        api: {
+          cmd: ["sh", "-c", "echo up; exec sleep 1000"],
+          dependsOn: { db: "ready" },
+        },
+        plain: {
+          cmd: ["sh", "-c", 'echo "socket=${NOTIFY_SOCKET:-none}"; exec sleep 1000'],
+        },
+      },
+    }),
+  );
+  await using t = tend(["run", "--log-format", "json", file]);
+  await t.said("api", "up");
+  assert.ok(indexOf(t, "db", "ready") < indexOf(t, "api", "started"), t.transcript());
+  assert.match(t.recordsOf("db", "ready")[0]!.message, /notify/);
+  await t.said("plain", "socket=none");
+  t.signal("SIGTERM");
+  assert.equal(await t.exit(), 0);
+});
