@@ -239,6 +239,31 @@ Deno.test("tend check reports a config problem in an env file with its place the
   ]);
 });
 
+Deno.test("under a narrower --allow-env, a ${VAR} outside it is a config error saying so", async () => {
+  await using dir = await tempDir();
+  await dir.write(
+    "procs.yaml",
+    "processes:\n  a: {cmd: [sh, -c, 'exit 0', '${NO_COLOR:-x}']}\n" +
+      "  b: {cmd: [sh, -c, 'exit 0', '${HOME}']}\n",
+  );
+  const narrow = PERMISSIONS.map((flag) =>
+    flag === "--allow-env" ? "--allow-env=NO_COLOR,LOG_TOKENS,LOG_STREAM" : flag
+  );
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--no-prompt", ...narrow, MAIN, "check", "procs.yaml"],
+    cwd: dir.path,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stderr = new TextDecoder().decode(out.stderr);
+  assert.equal(out.code, 78, stderr);
+  assert.equal(
+    stderr,
+    "procs.yaml: cannot read the variable HOME: tend runs without --allow-env for it " +
+      "(give --allow-env, as the README's Permissions say)\n",
+  );
+});
+
 Deno.test("tend schema prints the JSON Schema, the same as tend.schema.json", async () => {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", ...PERMISSIONS, MAIN, "schema"],
