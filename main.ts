@@ -15,6 +15,7 @@ import { write } from "./lib/cli/console.ts";
 import { EXIT } from "./lib/cli/exit_codes.ts";
 import { HELP, VERSION } from "./lib/cli/help.ts";
 import { run } from "./lib/cli/run.ts";
+import { schema } from "./lib/cli/schema.ts";
 import { ConfigError } from "./lib/config/load.ts";
 
 export { EXIT } from "./lib/cli/exit_codes.ts";
@@ -33,6 +34,8 @@ export async function main(args: string[]): Promise<number> {
         return await run(rest);
       case "check":
         return await check(rest);
+      case "schema":
+        return await schema(rest);
       case "--help":
       case "-h":
       case "help":

@@ -8,7 +8,7 @@
 import { formatDuration } from "../core/duration.ts";
 import { TIMING_KEYS } from "../core/spec.ts";
 import { describeProcess } from "../config/describe.ts";
-import { loadConfig } from "../config/load.ts";
+import { checkRuntime, formatProblem, loadConfig } from "../config/load.ts";
 import { configFile, HELP_OPTION, parse, UsageError } from "./args.ts";
 import { write } from "./console.ts";
 import { EXIT } from "./exit_codes.ts";
@@ -29,9 +29,15 @@ export async function check(args: string[]): Promise<number> {
   if (positionals.length > 1) throw new UsageError("check takes one config file");
   const { file, options } = configFile(positionals[0]);
   const config = await loadConfig(file, options);
+  // Valid, but what will fail at run time: said on stderr, with its place,
+  // and the file is still valid (exit 0).
+  const warnings = await checkRuntime(config);
   const names = Object.keys(config.processes);
+  const count = `${names.length} process${names.length === 1 ? "" : "es"}`;
+  const n = warnings.length;
+  const warned = n === 0 ? "" : ` (${n} warning${n === 1 ? "" : "s"})`;
   const lines = [
-    `${config.file}: valid, ${names.length} process${names.length === 1 ? "" : "es"}`,
+    `${config.file}: valid, ${count}${warned}`,
     ...TIMING_KEYS.map((key) => `${key}: ${formatDuration(config.timing[key])}`),
     "",
     ...names.map((name) =>
@@ -39,5 +45,8 @@ export async function check(args: string[]): Promise<number> {
     ),
   ];
   write(Deno.stdout, lines.join("\n"));
+  if (warnings.length > 0) {
+    write(Deno.stderr, warnings.map((w) => formatProblem(w) + "\n").join(""));
+  }
   return EXIT.OK;
 }

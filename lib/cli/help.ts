@@ -17,6 +17,7 @@ Usage:
   tend run [CONFIG]                  run CONFIG (default ./procs.yaml) in the foreground
   tend run [FLAGS] -- CMD [ARG...]   run one command, named after CMD's basename
   tend check [CONFIG]                validate CONFIG and list each process's settings
+  tend schema                        print the config file's JSON Schema
   tend --help | --version
 
 Flags for run (they override the file):

@@ -14,6 +14,7 @@ import {
   loadConfig,
   type LoadOptions,
 } from "../config/load.ts";
+import { tendVariables } from "../config/mutators.ts";
 import { applyOverrides } from "../config/overrides.ts";
 import { systemClock } from "../os/clock.ts";
 import { DenoSpawner } from "../os/deno_spawner.ts";
@@ -68,10 +69,12 @@ export async function run(args: string[]): Promise<number> {
     if (argv.length === 0 || argv[0] === "") {
       throw new UsageError("no command after --");
     }
+    // Unlike a file's processes, it keeps tend's working directory.
+    const name = toProcessName(basename(argv[0]!));
     config = {
       file: "(command line)",
       timing: { ...DEFAULT_TIMING },
-      processes: { [toProcessName(basename(argv[0]!))]: { argv } },
+      processes: { [name]: { argv, env: tendVariables(name) } },
     };
   } else {
     if (positionals.length > 1) throw new UsageError("run takes one config file");

@@ -1,24 +1,31 @@
 /**
  * The key table: one row per config key, with its reader, its other-tool
- * aliases, a one-line doc, and how `tend check` shows it. Validation, the
- * `check` listing and the did-you-mean all read this table, so a new key is
- * one row here (and a field of `ProcessSpec`).
+ * aliases, a one-line doc, its JSON Schema, whether `${VAR}` is expanded in
+ * it, and how `tend check` shows it. Validation, the `check` listing, the
+ * did-you-mean and `tend schema` all read this table, so a new key is one
+ * row here (and a field of `ProcessSpec`).
  *
  * @module
  */
 
 import { formatDuration } from "../core/duration.ts";
+import { SIGNALS } from "../core/signals.ts";
 import type { ProcessSpec, ResolvedSpec, Timing } from "../core/spec.ts";
-import { TIMING_KEYS } from "../core/spec.ts";
+import { NAME_PATTERN, RESTART_POLICIES, TIMING_KEYS } from "../core/spec.ts";
+import { type Checker, type Entry } from "./yaml.ts";
+import { expandStrings, expandValues, type Substitute } from "./expand.ts";
 import {
+  MAX_REPLICAS,
   readArgv,
   readBoolean,
   readCount,
   readCwd,
   readDuration,
   readEnv,
+  readEnvFile,
   type Reader,
   readId,
+  readReplicas,
   readRestart,
   readShell,
   readSignal,
@@ -31,6 +38,10 @@ import {
   readDependsOn,
   readReadyProbe,
 } from "./probes.ts";
+import { MAX_ID } from "./users.ts";
+
+/** A fragment of JSON Schema (draft 2020-12), as plain JSON. */
+export type JsonSchema = { [keyword: string]: unknown };
 
 /** A key of the top level or of a process. */
 export interface KeyRow {
@@ -42,12 +53,36 @@ export interface KeyRow {
   doc: string;
   /** Reads its value, reporting problems; `undefined` when invalid. */
   read: Reader<unknown>;
+  /**
+   * What its value may be, for `tend schema`: as permissive as the reader
+   * (every file tend accepts validates), without `description` (taken
+   * from `doc`).
+   */
+  schema: JsonSchema;
 }
+
+/**
+ * Expands `${VAR}` in a value as read, each string where the file wrote
+ * it (see `expand.ts`'s helpers); `undefined` when a problem was reported.
+ */
+export type Expander = (
+  value: unknown,
+  entry: Entry,
+  c: Checker,
+  sub: Substitute,
+) => unknown;
 
 /** A key of a process: a {@linkcode KeyRow} that also fills a spec and is listed. */
 export interface ProcessKeyRow extends KeyRow {
-  /** Puts the value read into the spec. */
+  /** Puts the value read (and expanded) into the spec. */
   apply(spec: Partial<ProcessSpec>, value: unknown): void;
+  /**
+   * How `${VAR}` is expanded in it; absent: not expanded (`shell`, which
+   * the shell expands with the child's environment). A key holding a path
+   * or an argument is expanded; adding one (`log.file`) is an `expand`
+   * here, over the strings of its value.
+   */
+  expand?: Expander;
   /**
    * How `tend check` lists it, resolved; absent for a key another row
    * lists (`shell` is listed as `argv`, with `cmd`).
@@ -58,7 +93,13 @@ export interface ProcessKeyRow extends KeyRow {
 // Names other tools use for the timing keys, squashed.
 const TIMING_ALIASES: Readonly<Record<keyof Timing, readonly string[]>> = {
   threshold: ["startsecs", "minuptime"],
-  killTime: ["stopwaitsecs", "killtimeout", "stoptimeout", "graceperiod"],
+  killTime: [
+    "stopwaitsecs",
+    "killtimeout",
+    "stoptimeout",
+    "graceperiod",
+    "stopgraceperiod",
+  ],
   minRestartDelay: ["restartdelay"],
   maxRestartDelay: [],
 };
@@ -70,15 +111,51 @@ const TIMING_DOCS: Readonly<Record<keyof Timing, string>> = {
   maxRestartDelay: "the back-off doubles up to this",
 };
 
+// What parseDuration takes as a string (a number of seconds is a number).
+const DURATION_TEXT = "^\\+?(?:\\d+(?:\\.\\d*)?|\\.\\d+)(?:ms|s|m|h)?$";
+
+// A scalar the readers take as text: YAML numbers and booleans are read as
+// written (`[http.server, 8000]`).
+const TEXT: JsonSchema = { type: ["string", "number", "boolean"] };
+const NON_EMPTY_TEXT: JsonSchema = { ...TEXT, minLength: 1 };
+
+/** The schema of a duration: seconds, or a string with a unit. */
+export const DURATION_SCHEMA: JsonSchema = {
+  anyOf: [
+    { type: "number", minimum: 0 },
+    { type: "string", pattern: DURATION_TEXT },
+  ],
+};
+
+// "TERM" -> "[Tt][Ee][Rr][Mm]": JSON Schema patterns take no flags.
+function caseless(word: string): string {
+  return word.replace(/[A-Z]/g, (c) => `[${c}${c.toLowerCase()}]`);
+}
+
+/** The schema of a signal name: `SIG` optional, any case, as readSignal takes it. */
+export const SIGNAL_SCHEMA: JsonSchema = {
+  type: "string",
+  pattern: `^(?:${caseless("SIG")})?(?:${
+    SIGNALS.map((name) => caseless(name.slice(3))).join("|")
+  })$`,
+};
+
+const ID_SCHEMA: JsonSchema = { type: "integer", minimum: 0, maximum: MAX_ID };
+
 /** The four timing keys, valid at the top level and per process. */
 export const TIMING_ROWS: readonly KeyRow[] = TIMING_KEYS.map((key) => ({
   key,
   aliases: TIMING_ALIASES[key],
   doc: TIMING_DOCS[key],
   read: readDuration,
+  schema: DURATION_SCHEMA,
 }));
 
-/** Keys of the top level; `processes` is read by the loader itself. */
+/**
+ * Keys of the top level; `processes` is read by the loader itself. Keys
+ * starting with `x-` are ignored (a place for anchors), as docker compose
+ * ignores them.
+ */
 export const TOP_ROWS: readonly KeyRow[] = [
   ...TIMING_ROWS,
   {
@@ -86,8 +163,18 @@ export const TOP_ROWS: readonly KeyRow[] = [
     aliases: ["procs", "programs", "services", "apps"],
     doc: "the processes to run, by name",
     read: () => undefined,
+    // Each value is a process: schema.ts puts PROCESS_ROWS there.
+    schema: {
+      type: "object",
+      minProperties: 1,
+      propertyNames: { pattern: NAME_PATTERN.source },
+      additionalProperties: { $ref: "#/$defs/process" },
+    },
   },
 ];
+
+/** What a top-level key that tend ignores starts with. */
+export const IGNORED_TOP_PREFIX = "x-";
 
 // A row whose value goes into the spec under its own key.
 function own<K extends keyof ProcessSpec>(
@@ -95,19 +182,30 @@ function own<K extends keyof ProcessSpec>(
   aliases: readonly string[],
   doc: string,
   read: Reader<NonNullable<ProcessSpec[K]>>,
+  schema: JsonSchema,
   show: ProcessKeyRow["show"],
+  expand?: Expander,
 ): ProcessKeyRow {
-  return {
+  const row: ProcessKeyRow = {
     key,
     aliases,
     doc,
     read,
+    schema,
     apply: (spec, value) => {
       spec[key] = value as ProcessSpec[K];
     },
     show,
   };
+  if (expand !== undefined) row.expand = expand;
+  return row;
 }
+
+// Expanders over the shapes the readers return.
+const strings: Expander = (value, entry, c, sub) =>
+  expandStrings(value as string | string[], entry, c, sub);
+const values: Expander = (value, entry, c, sub) =>
+  expandValues(value as Record<string, string>, entry, c, sub);
 
 /** Keys of a process, in the order `tend check` lists them. */
 export const PROCESS_ROWS: readonly ProcessKeyRow[] = [
@@ -116,7 +214,9 @@ export const PROCESS_ROWS: readonly ProcessKeyRow[] = [
     aliases: ["command", "args", "argv", "exec", "program"],
     doc: "the program and its arguments, a list; the program is looked up on PATH",
     read: readArgv,
+    schema: { type: "array", minItems: 1, items: TEXT },
     apply: (spec, value) => spec.argv = value as string[],
+    expand: strings,
     show: { label: "argv", text: (spec) => spec.argv.map(shellQuote).join(" ") },
   },
   {
@@ -124,34 +224,60 @@ export const PROCESS_ROWS: readonly ProcessKeyRow[] = [
     aliases: ["sh", "script", "commandline"],
     doc: "a command line for /bin/sh -c; exactly one of cmd and shell",
     read: readShell,
+    schema: NON_EMPTY_TEXT,
     apply: (spec, value) => spec.argv = ["/bin/sh", "-c", value as string],
   },
   own(
     "cwd",
     ["dir", "directory", "workdir", "workingdir", "chdir"],
-    "working directory, relative to the config file's folder",
+    "working directory, relative to the config file's folder (the default)",
     readCwd,
+    NON_EMPTY_TEXT,
     {
       label: "cwd",
       text: (spec) => spec.cwd ?? "(tend's working directory)",
     },
+    strings,
   ),
+  {
+    key: "envFile",
+    aliases: ["envfiles", "dotenv", "environmentfile"],
+    doc: "env files (KEY=value lines) whose variables are added before env; " +
+      "relative to the config file's folder",
+    read: readEnvFile,
+    schema: {
+      anyOf: [
+        { type: "string", minLength: 1 },
+        { type: "array", minItems: 1, items: { type: "string", minLength: 1 } },
+      ],
+    },
+    // Read into env by the mutators; env lists the names.
+    apply: () => {},
+    expand: strings,
+  },
   own(
     "env",
     ["environment", "environ"],
-    "variables added to tend's environment",
+    "variables added to tend's environment (over envFile's)",
     readEnv,
+    {
+      type: "object",
+      propertyNames: { minLength: 1, pattern: "^[^=]*$" },
+      additionalProperties: TEXT,
+    },
     {
       label: "env",
       // Only the names: values are often secrets, and this ends up in CI logs.
       text: (spec) => Object.keys(spec.env).join(", ") || "(none)",
     },
+    values,
   ),
   own(
     "clearEnv",
     [],
     "start from an empty environment (only env), as procmon does",
     readBoolean,
+    { type: "boolean" },
     {
       label: "clearEnv",
       text: (spec) => String(spec.clearEnv),
@@ -163,6 +289,9 @@ export const PROCESS_ROWS: readonly ProcessKeyRow[] = [
     doc: "a user name (or uid) from /etc/passwd to run as, with its primary group " +
       "(tend must be root)",
     read: readUser,
+    schema: {
+      anyOf: [{ type: "string", minLength: 1 }, ID_SCHEMA],
+    },
     // Applied by resolveIdentity, together with uid and gid, which it may
     // set or contradict; listed as uid and gid.
     apply: () => {},
@@ -173,20 +302,29 @@ export const PROCESS_ROWS: readonly ProcessKeyRow[] = [
     "numeric user to run as, with its primary group from /etc/passwd unless gid " +
       "is given (tend must be root)",
     readId,
+    ID_SCHEMA,
     {
       label: "uid",
       text: (spec) => spec.uid === undefined ? "(tend's)" : String(spec.uid),
     },
   ),
-  own("gid", ["group"], "numeric group to run as (tend must be root)", readId, {
-    label: "gid",
-    text: (spec) => spec.gid === undefined ? "(tend's)" : String(spec.gid),
-  }),
+  own(
+    "gid",
+    ["group"],
+    "numeric group to run as (tend must be root)",
+    readId,
+    ID_SCHEMA,
+    {
+      label: "gid",
+      text: (spec) => spec.gid === undefined ? "(tend's)" : String(spec.gid),
+    },
+  ),
   own(
     "restart",
     ["autorestart", "restartpolicy"],
     "always (default), on-failure or never",
     readRestart,
+    { enum: [...RESTART_POLICIES] },
     {
       label: "restart",
       text: (spec, given) => given.restart ?? `${spec.restart} (default)`,
@@ -197,6 +335,7 @@ export const PROCESS_ROWS: readonly ProcessKeyRow[] = [
     ["start", "enabled"],
     "false: defined, but started only by tend start NAME",
     readBoolean,
+    { type: "boolean" },
     {
       label: "autostart",
       text: (spec, given) =>
@@ -210,6 +349,7 @@ export const PROCESS_ROWS: readonly ProcessKeyRow[] = [
     ["startretries", "restartlimit", "maxretries"],
     "restarts in a row after early deaths before it gives up (FATAL); unlimited by default",
     readCount,
+    { type: "integer", minimum: 0 },
     {
       label: "maxRestarts",
       text: (spec) =>
@@ -221,11 +361,21 @@ export const PROCESS_ROWS: readonly ProcessKeyRow[] = [
     ["signal", "killsignal"],
     "the polite stop signal, SIGTERM by default",
     readSignal,
+    SIGNAL_SCHEMA,
     {
       label: "stopSignal",
       text: (spec, given) => given.stopSignal ?? `${spec.stopSignal} (default)`,
     },
   ),
+  {
+    key: "replicas",
+    aliases: ["scale", "instances", "numprocs", "copies"],
+    doc: "run this many copies, named NAME.1 ... NAME.N, each with TEND_REPLICA=i",
+    read: readReplicas,
+    schema: { type: "integer", minimum: 1, maximum: MAX_REPLICAS },
+    // The copies are made by the mutators; each is listed by its name.
+    apply: () => {},
+  },
   ...TIMING_ROWS.map((row): ProcessKeyRow => {
     const key = row.key as keyof Timing;
     return {
@@ -239,6 +389,7 @@ export const PROCESS_ROWS: readonly ProcessKeyRow[] = [
     ["readinessprobe", "readiness", "readycheck", "healthcheck", "health"],
     "a readiness probe: STARTING until it passes, then RUNNING and ready",
     readReadyProbe,
+    probeSchema(true),
     { label: "ready", text: (spec) => describeProbe(spec.ready) },
   ),
   own(
@@ -246,6 +397,7 @@ export const PROCESS_ROWS: readonly ProcessKeyRow[] = [
     ["livenessprobe", "liveness", "livecheck", "alivecheck"],
     "a liveness probe: failures in a row restart the process",
     readAliveProbe,
+    probeSchema(false),
     { label: "alive", text: (spec) => describeProbe(spec.alive) },
   ),
   own(
@@ -253,6 +405,15 @@ export const PROCESS_ROWS: readonly ProcessKeyRow[] = [
     ["depends", "dependencies", "requires", "needs", "after"],
     "processes that must be started, ready or done before this one starts",
     readDependsOn,
+    {
+      oneOf: [
+        {
+          type: "object",
+          additionalProperties: { enum: ["started", "ready", "done"] },
+        },
+        { type: "array", items: { type: "string" }, uniqueItems: true },
+      ],
+    },
     { label: "dependsOn", text: (spec) => describeDependencies(spec.dependsOn) },
   ),
 ];
@@ -260,4 +421,33 @@ export const PROCESS_ROWS: readonly ProcessKeyRow[] = [
 function shellQuote(arg: string): string {
   if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(arg)) return arg;
   return `'${arg.replaceAll("'", `'\\''`)}'`;
+}
+
+// A probe: exactly one check, and the fields that tune it (log and notify,
+// readiness only, take none of those; the loader says so with its place).
+function probeSchema(readiness: boolean): JsonSchema {
+  const checks: Record<string, JsonSchema> = {
+    http: { type: "string", pattern: "^https?://" },
+    tcp: { type: ["string", "integer"] },
+    exec: { type: "array", minItems: 1, items: TEXT },
+    shell: NON_EMPTY_TEXT,
+  };
+  if (readiness) {
+    checks.log = { type: "string" };
+    checks.notify = { const: true };
+  }
+  const count = { type: "integer", minimum: 1 };
+  return {
+    type: "object",
+    properties: {
+      ...checks,
+      initialDelay: DURATION_SCHEMA,
+      period: DURATION_SCHEMA,
+      timeout: DURATION_SCHEMA,
+      successes: readiness ? count : { const: 1 },
+      failures: count,
+    },
+    additionalProperties: false,
+    oneOf: Object.keys(checks).map((check) => ({ required: [check] })),
+  };
 }

@@ -15,7 +15,7 @@
 
 import { constants, promises as fsp } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
-import { isMap, isScalar, type Node } from "yaml";
+import { isMap, isScalar, isSeq, type LineCounter, type Node } from "yaml";
 import {
   DEFAULT_TIMING,
   NAME_PATTERN,
@@ -23,22 +23,49 @@ import {
   setOwn,
   type Timing,
 } from "../core/spec.ts";
-import { type KeyRow, PROCESS_ROWS, TOP_ROWS } from "./keys.ts";
+import type { Lookup } from "./expand.ts";
+import { IGNORED_TOP_PREFIX, type KeyRow, PROCESS_ROWS, TOP_ROWS } from "./keys.ts";
+import {
+  composeEnv,
+  type Draft,
+  type EnvFileText,
+  expandFields,
+  expandReplicaDependencies,
+  type Instance,
+  layered,
+  locateEnvFiles,
+  readEnvFiles,
+  replicate,
+  resolveCwd,
+  tendVariables,
+} from "./mutators.ts";
 import { ConfigError, type Problem } from "./problems.ts";
 import type { ReadContext } from "./readers.ts";
 import { ReadGuard, ReadTimeout } from "./read_guard.ts";
+import { type FileKind, runtimeWarnings } from "./warnings.ts";
 import { suggest } from "./suggest.ts";
 import { checkDependencies } from "./probes.ts";
 import { UserTable } from "./users.ts";
 import {
   checkCommand,
   checkDelays,
+  checkReplicaNames,
+  checkReservedEnv,
   type Fields,
+  type Identity,
   resolveIdentity,
 } from "./validators.ts";
-import { Checker, type Entry, parseYaml, quote } from "./yaml.ts";
+import {
+  Checker,
+  type Entry,
+  formatPath,
+  parseYaml,
+  type Path,
+  quote,
+} from "./yaml.ts";
 
 export { ConfigError, formatProblem, type Problem } from "./problems.ts";
+export type { EnvFileText } from "./mutators.ts";
 
 /** A validated config file. */
 export interface Config {
@@ -48,6 +75,32 @@ export interface Config {
   timing: Timing;
   /** The processes by name, in the order the file lists them. */
   processes: Record<string, ProcessSpec>;
+  /**
+   * Where each process's settings are written, by process name, for what
+   * is said about them after loading (`tend check`'s warnings); absent
+   * for a config that is not from a file (`tend run -- CMD`).
+   */
+  places?: Record<string, ProcessPlaces>;
+}
+
+/** A place in the config file. */
+export interface Place {
+  /** Line, from 1. */
+  line: number;
+  /** Column, from 1. */
+  col: number;
+  /** The key's path, like `processes.web.cmd[0]`. */
+  path: string;
+}
+
+/** Where a process's settings are written. */
+export interface ProcessPlaces {
+  /** Its name under `processes`. */
+  name?: Place;
+  /** The program, `cmd[0]` (absent for `shell`). */
+  program?: Place;
+  /** Its `cwd`, when it has one. */
+  cwd?: Place;
 }
 
 /**
@@ -66,13 +119,24 @@ export interface LoadOptions {
   missing?: string;
   /** The user table `user:` and a lone `uid:` are looked up in. @default "/etc/passwd" */
   passwd?: string;
+  /** The environment `${VAR}` reads. @default tend's own */
+  env?: Readonly<Record<string, string>> | Lookup;
 }
 
 /**
- * Reads a config file from disk and validates it.
+ * The largest env file tend reads, 1 MiB: Linux refuses to start a program
+ * whose arguments and environment pass 2 MiB together, so a bigger one
+ * could never be used whole.
+ */
+export const MAX_ENV_FILE_BYTES = 1024 * 1024;
+
+/**
+ * Reads a config file from disk and validates it: the file, the user
+ * table, tend's environment and the env files the config names are the
+ * pipeline's only inputs, all read here.
  *
- * @param file Path of the YAML file; a relative `cwd` in it is resolved
- *   against the folder that holds it.
+ * @param file Path of the YAML file; relative paths in it (`cwd`,
+ *   `envFile`) are taken from the folder that holds it.
  * @param options See {@linkcode LoadOptions}.
  * @returns The validated config.
  * @throws {ConfigError} When the file cannot be read (a problem with no
@@ -85,7 +149,91 @@ export async function loadConfig(
 ): Promise<Config> {
   const text = await readConfigText(file, options.missing);
   const users = await readUsers(options.passwd ?? "/etc/passwd");
-  return parseConfig(text, file, dirname(resolve(file)), { users });
+  const env = options.env ?? tendEnvironment(file);
+  const prepared = prepareConfig(text, file, dirname(resolve(file)), { users, env });
+  const envFiles = new Map<string, EnvFileText>();
+  for (const path of prepared.envFiles) envFiles.set(path, await readEnvFile(path));
+  return prepared.finish(envFiles);
+}
+
+/**
+ * tend's environment, one variable at a time. Without `--allow-env` for a
+ * variable the file names, that is the problem, rather than "not set".
+ */
+function tendEnvironment(file: string): Lookup {
+  return (name) => {
+    try {
+      return Deno.env.get(name);
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotCapable)) throw error;
+      throw new ConfigError([{
+        file,
+        path: "",
+        message: `cannot read the variable ${name}: tend runs without --allow-env ` +
+          "for it (give --allow-env, as the README's Permissions say)",
+      }]);
+    }
+  };
+}
+
+/**
+ * An env file's text, read as the config is (a regular file, bounded,
+ * strict UTF-8), or why it cannot be.
+ */
+async function readEnvFile(path: string): Promise<EnvFileText> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await guard.run(() => readRegularFile(path, MAX_ENV_FILE_BYTES));
+  } catch (error) {
+    if (error instanceof Unreadable || error instanceof ReadTimeout) {
+      return { problem: error.message };
+    }
+    if (errorCode(error) === "ENOENT") {
+      return { problem: await whyMissing(path, undefined), missing: true };
+    }
+    return { problem: `cannot read the file: ${osReason(error)}` };
+  }
+  try {
+    return { text: new TextDecoder("utf-8", { fatal: true }).decode(bytes) };
+  } catch {
+    const { line, col, message } = invalidUtf8(path, bytes);
+    return { problem: message, line, col };
+  }
+}
+
+/**
+ * What `tend check` warns about in a valid config: what will fail when a
+ * process starts (see `warnings.ts`), looked up in this file system with
+ * tend's own `PATH`.
+ */
+export function checkRuntime(config: Config): Promise<Problem[]> {
+  let path: string | undefined;
+  try {
+    path = Deno.env.get("PATH");
+  } catch {
+    // Without --allow-env for PATH, programs are looked up in none.
+  }
+  return runtimeWarnings(config, { probe: { kind: fileKind }, path });
+}
+
+// What is at a path, for the warnings; "unknown" when it cannot tell.
+async function fileKind(path: string): Promise<FileKind> {
+  let stats: Stats;
+  try {
+    stats = await fsp.stat(path);
+  } catch (error) {
+    const code = errorCode(error);
+    return code === "ENOENT" || code === "ENOTDIR" ? "missing" : "unknown";
+  }
+  if (stats.isDirectory()) return "directory";
+  if (!stats.isFile()) return "file";
+  try {
+    // What spawn checks: tend's own permission (root needs an x bit too).
+    await fsp.access(path, constants.X_OK);
+    return "executable";
+  } catch {
+    return "file";
+  }
 }
 
 /** A file tend will not read as a config: its kind, its size, a swap. */
@@ -311,7 +459,7 @@ async function readUsers(passwd: string): Promise<UserTable> {
   }
 }
 
-/** Options of {@linkcode parseConfig}. */
+/** Options of {@linkcode parseConfig} and {@linkcode prepareConfig}. */
 export interface ParseOptions {
   /**
    * The users `user:` names and a lone `uid:` takes its group from;
@@ -319,6 +467,34 @@ export interface ParseOptions {
    * `/etc/passwd`).
    */
   users?: UserTable;
+  /**
+   * tend's environment, which `${VAR}` reads (after the process's own
+   * `TEND_*` and env files): a record, or a function that looks a name up.
+   * Without one, no variable is set ({@linkcode loadConfig} reads tend's).
+   */
+  env?: Readonly<Record<string, string>> | Lookup;
+  /**
+   * The texts of the env files the config names, by absolute path (see
+   * {@linkcode PreparedConfig.envFiles}); a file not here is "no such file".
+   */
+  envFiles?: ReadonlyMap<string, EnvFileText>;
+}
+
+/**
+ * A config read up to the point where its env files are needed: which
+ * ones, and how to go on once they are read. This is how the pipeline
+ * stays pure while {@linkcode loadConfig} does the reading.
+ */
+export interface PreparedConfig {
+  /** Absolute paths of the env files the config names, each once. */
+  envFiles: string[];
+  /**
+   * Reads the env files' texts into the processes and finishes the
+   * pipeline: `${VAR}` expansion, default `cwd`, the environment.
+   *
+   * @throws {ConfigError} With every problem found, when there is at least one.
+   */
+  finish(envFiles: ReadonlyMap<string, EnvFileText>): Config;
 }
 
 /**
@@ -327,14 +503,16 @@ export interface ParseOptions {
  * @example
  * ```ts
  * import { parseConfig } from "./load.ts";
- * const text = "processes:\n  web: {cmd: [python3, -m, http.server]}\n";
- * const config = parseConfig(text, "procs.yaml", "/srv/app");
- * config.processes.web?.argv; // ["python3", "-m", "http.server"]
+ * const text = "processes:\n  web: {cmd: [python3, -m, http.server, '${PORT:-8000}']}\n";
+ * const config = parseConfig(text, "procs.yaml", "/srv/app", { env: { PORT: "9000" } });
+ * config.processes.web?.argv; // ["python3", "-m", "http.server", "9000"]
+ * config.processes.web?.cwd; // "/srv/app"
  * ```
  *
  * @param text The YAML source.
  * @param file The file's path as it should appear in problems and in the result.
- * @param baseDir Absolute folder a relative `cwd` is resolved against.
+ * @param baseDir Absolute folder relative paths (`cwd`, `envFile`) are taken
+ *   from, and the default `cwd`.
  * @param options See {@linkcode ParseOptions}.
  * @returns The validated config.
  * @throws {ConfigError} With every problem found, when there is at least one.
@@ -345,20 +523,183 @@ export function parseConfig(
   baseDir: string,
   options: ParseOptions = {},
 ): Config {
+  return prepareConfig(text, file, baseDir, options).finish(
+    options.envFiles ?? new Map(),
+  );
+}
+
+/**
+ * The first half of {@linkcode parseConfig}: parse, read each mapping
+ * through the key table, check across keys, make the copies `replicas`
+ * asks for and find the env files they name. Problems found so far are
+ * reported by `finish`, with the rest.
+ */
+export function prepareConfig(
+  text: string,
+  file: string,
+  baseDir: string,
+  options: Omit<ParseOptions, "envFiles"> = {},
+): PreparedConfig {
   const { doc, lineCounter } = parseYaml(text);
-  const checker = new Checker(doc);
+  const checker = new Checker(doc, text);
   const users = options.users ?? UserTable.failed("the user table", "none was given");
-  const config = readDocument(checker, file, { baseDir, users });
-  const problems = checker.problems(file, lineCounter);
-  if (problems.length > 0 || config === undefined) throw new ConfigError(problems);
-  return config;
+  const env = toLookup(options.env);
+  const read = readDocument(checker, file, { baseDir, users });
+  let instances: Instance[] = [];
+  if (read !== undefined) {
+    checkReplicaNames(checker, read.drafts);
+    instances = replicate(read.drafts);
+    for (const instance of instances) {
+      locateEnvFiles(checker, instance, env, baseDir, file);
+    }
+  }
+  let outcome: { config: Config } | { error: ConfigError } | undefined;
+  return {
+    envFiles: [
+      ...new Set(instances.flatMap((i) => i.envFiles.map((f) => f.path))),
+    ],
+    finish(envFiles) {
+      // Once: the Checker keeps what it found.
+      outcome ??= build(checker, lineCounter, file, read, instances, {
+        env,
+        envFiles,
+        baseDir,
+      });
+      if ("error" in outcome) throw outcome.error;
+      return outcome.config;
+    },
+  };
+}
+
+function toLookup(env: ParseOptions["env"]): Lookup {
+  if (env === undefined) return () => undefined;
+  if (typeof env === "function") return env;
+  return (name) => Object.hasOwn(env, name) ? env[name] : undefined;
+}
+
+/** The top level as read: timing, and each process as the key table read it. */
+interface ReadDocument {
+  timing: Timing;
+  drafts: ProcessDraft[];
+  /** The `processes` entry, for checks across processes. */
+  entry: Entry;
+}
+
+/** A process as read, with the ids its user keys resolve to. */
+interface ProcessDraft extends Draft {
+  /** `undefined` when user, uid or gid is wrong (reported). */
+  identity: Identity | undefined;
+}
+
+function build(
+  c: Checker,
+  lineCounter: LineCounter,
+  file: string,
+  read: ReadDocument | undefined,
+  instances: Instance[],
+  ctx: { env: Lookup; envFiles: ReadonlyMap<string, EnvFileText>; baseDir: string },
+): { config: Config } | { error: ConfigError } {
+  const processes: Record<string, ProcessSpec> = {};
+  const offsets: Record<string, Record<string, { at: number; path: Path }>> = {};
+  const copies = new Map<string, string[]>();
+  for (const instance of instances) {
+    const built = buildProcess(c, instance, ctx);
+    if (built === undefined) continue;
+    setOwn(processes, instance.name, built.spec);
+    setOwn(offsets, instance.name, built.places);
+    if (instance.replica !== undefined) {
+      const group = copies.get(instance.draft.named.key) ?? [];
+      group.push(instance.name);
+      copies.set(instance.draft.named.key, group);
+    }
+  }
+  // Dependencies are checked by the file's names (a replicated process is
+  // one name there), before they are expanded to the copies.
+  if (read !== undefined) {
+    const byFileName: Record<string, ProcessSpec> = {};
+    for (const instance of instances) {
+      const key = instance.draft.named.key;
+      if (Object.hasOwn(processes, instance.name) && !Object.hasOwn(byFileName, key)) {
+        setOwn(byFileName, key, processes[instance.name]!);
+      }
+    }
+    checkDependencies(c, read.entry, byFileName);
+  }
+  expandReplicaDependencies(processes, copies);
+  const problems = c.problems(file, lineCounter);
+  if (problems.length > 0 || read === undefined) {
+    return { error: new ConfigError(problems) };
+  }
+  const places: Record<string, ProcessPlaces> = {};
+  for (const [name, byKey] of Object.entries(offsets)) {
+    const own: ProcessPlaces = {};
+    for (const [key, { at, path }] of Object.entries(byKey)) {
+      own[key as keyof ProcessPlaces] = {
+        ...lineCounter.linePos(at),
+        path: formatPath(path),
+      };
+    }
+    setOwn(places, name, own);
+  }
+  return { config: { file, timing: read.timing, processes, places } };
+}
+
+// Steps 3 to 6 of the mutators for one process, then its spec.
+function buildProcess(
+  c: Checker,
+  instance: Instance,
+  ctx: { env: Lookup; envFiles: ReadonlyMap<string, EnvFileText>; baseDir: string },
+):
+  | { spec: ProcessSpec; places: Record<string, { at: number; path: Path }> }
+  | undefined {
+  const draft = instance.draft as ProcessDraft;
+  const { fields, identity } = draft;
+  const tend = tendVariables(instance.name, instance.replica);
+  const fromFiles = readEnvFiles(c, instance, ctx.envFiles);
+  const values = expandFields(c, instance, layered([tend, fromFiles ?? {}], ctx.env));
+  const cwd = fields.get("cwd");
+  values.set(
+    "cwd",
+    resolveCwd(c, cwd?.entry, values.get("cwd") as string | undefined, ctx.baseDir),
+  );
+  values.set(
+    "env",
+    composeEnv(fromFiles ?? {}, values.get("env") as Record<string, string>, tend),
+  );
+  const spec: Partial<ProcessSpec> = {};
+  for (const row of PROCESS_ROWS) {
+    const value = values.get(row.key);
+    // Keys that were absent or invalid stay out, so specs compare with
+    // sameSpec and serialise without `undefined` holes.
+    if (value !== undefined) row.apply(spec, value);
+  }
+  if (identity?.uid !== undefined) spec.uid = identity.uid;
+  if (identity?.gid !== undefined) spec.gid = identity.gid;
+  if (
+    spec.argv === undefined || identity === undefined || fromFiles === undefined ||
+    (fields.has("cmd") && fields.has("shell"))
+  ) {
+    return undefined;
+  }
+  const places: Record<string, { at: number; path: Path }> = {
+    name: { at: draft.named.keyAt, path: draft.named.path },
+  };
+  const cmd = fields.get("cmd")?.entry;
+  if (cmd !== undefined && isSeq(cmd.value)) {
+    places.program = {
+      at: c.offsetOf(cmd.value.items[0], cmd.at),
+      path: [...cmd.path, 0],
+    };
+  }
+  if (cwd !== undefined) places.cwd = { at: cwd.entry.at, path: cwd.entry.path };
+  return { spec: spec as ProcessSpec, places };
 }
 
 function readDocument(
   c: Checker,
   file: string,
   ctx: ReadContext,
-): Config | undefined {
+): ReadDocument | undefined {
   for (const warning of c.doc.warnings) c.report(warning.pos[0], [], warning.message);
   const broken = c.doc.errors.length > 0;
   const dangling = c.reportDanglingAliases();
@@ -369,12 +710,16 @@ function readDocument(
     c.reportYamlErrors();
     return undefined;
   }
-  const config = readTop(c, file, ctx);
+  const read = readTop(c, file, ctx);
   c.reportYamlErrors();
-  return config;
+  return read;
 }
 
-function readTop(c: Checker, file: string, ctx: ReadContext): Config | undefined {
+function readTop(
+  c: Checker,
+  _file: string,
+  ctx: ReadContext,
+): ReadDocument | undefined {
   const root = c.resolve(c.doc.contents);
   if (root === null || (isScalar(root) && root.value === null)) {
     c.report(0, [], 'the file is empty; it needs a "processes" mapping');
@@ -388,7 +733,12 @@ function readTop(c: Checker, file: string, ctx: ReadContext): Config | undefined
     );
     return undefined;
   }
-  const top = readFields(c, c.entries(root, []), TOP_ROWS, ctx, (entry) =>
+  // `x-` keys are a place for anchors (`x-base: &base {...}`), as in
+  // docker compose; their mappings were still checked for duplicates.
+  const entries = c.entries(root, []).filter((entry) =>
+    !entry.key.startsWith(IGNORED_TOP_PREFIX)
+  );
+  const top = readFields(c, entries, TOP_ROWS, ctx, (entry) =>
     // A process written at the top level, outside `processes:`, is a common slip.
     looksLikeProcess(entry.value) ? 'processes go under "processes:"' : undefined);
   checkDelays(c, [top]);
@@ -403,9 +753,9 @@ function readTop(c: Checker, file: string, ctx: ReadContext): Config | undefined
     if (typeof value === "number") timing[key] = value;
   }
   return {
-    file,
     timing,
-    processes: readProcesses(c, processes.entry, top, ctx),
+    drafts: readProcesses(c, processes.entry, top, ctx),
+    entry: processes.entry,
   };
 }
 
@@ -456,11 +806,11 @@ function readProcesses(
   entry: Entry,
   top: Fields,
   ctx: ReadContext,
-): Record<string, ProcessSpec> {
-  const processes: Record<string, ProcessSpec> = {};
+): ProcessDraft[] {
+  const drafts: ProcessDraft[] = [];
   if (!isMap(entry.value)) {
     c.report(entry.at, entry.path, "must be a mapping of process names to settings");
-    return processes;
+    return drafts;
   }
   if (entry.value.items.length === 0) {
     c.report(entry.at, entry.path, "must list at least one process");
@@ -473,19 +823,19 @@ function readProcesses(
         'process name must use only letters, digits, ".", "_" and "-"',
       );
     }
-    const spec = readProcess(c, named, top, ctx);
-    if (spec !== undefined) setOwn(processes, named.key, spec);
+    const draft = readProcess(c, named, top, ctx);
+    if (draft !== undefined) drafts.push(draft);
   }
-  checkDependencies(c, entry, processes);
-  return processes;
+  return drafts;
 }
 
+// A process through the key table and the checks across its keys.
 function readProcess(
   c: Checker,
   named: Entry,
   top: Fields,
   ctx: ReadContext,
-): ProcessSpec | undefined {
+): ProcessDraft | undefined {
   if (!isMap(named.value)) {
     c.report(named.at, named.path, "must be a mapping with cmd or shell");
     return undefined;
@@ -493,21 +843,7 @@ function readProcess(
   const fields = readFields(c, c.entries(named.value, named.path), PROCESS_ROWS, ctx);
   checkCommand(c, named, fields);
   checkDelays(c, [fields, top]);
+  checkReservedEnv(c, fields);
   const identity = resolveIdentity(c, fields, ctx.users);
-  const spec: Partial<ProcessSpec> = {};
-  for (const row of PROCESS_ROWS) {
-    const value = fields.get(row.key)?.value;
-    // Keys that were absent or invalid stay out, so specs compare with
-    // sameSpec and serialise without `undefined` holes.
-    if (value !== undefined) row.apply(spec, value);
-  }
-  if (identity?.uid !== undefined) spec.uid = identity.uid;
-  if (identity?.gid !== undefined) spec.gid = identity.gid;
-  if (
-    spec.argv === undefined || identity === undefined ||
-    (fields.has("cmd") && fields.has("shell"))
-  ) {
-    return undefined;
-  }
-  return spec as ProcessSpec;
+  return { named, fields, identity };
 }

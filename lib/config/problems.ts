@@ -20,12 +20,19 @@ export interface Problem {
   path: string;
   /** What is wrong, without a subject: `must be a list of strings`. */
   message: string;
+  /**
+   * `warning` for what is valid but will fail at run time (`tend check`'s
+   * warnings); absent for an error.
+   */
+  severity?: "warning";
 }
 
 /**
  * Formats a problem as `FILE:LINE:COL: path.to.key: message`, the shape editors
  * and terminals turn into links; a problem without a place (a file that
- * cannot be read) as `FILE: message`, rather than with a made-up `1:1`.
+ * cannot be read) as `FILE: message`, rather than with a made-up `1:1`. A
+ * warning says so after the place, as compilers do:
+ * `FILE:LINE:COL: warning: path.to.key: message`.
  *
  * @example
  * ```ts
@@ -34,15 +41,18 @@ export interface Problem {
  * // "procs.yaml:3:5: processes.web.cmd: must not be empty"
  * formatProblem({ file: "procs.yaml", path: "", message: "is a directory, not a regular file" });
  * // "procs.yaml: is a directory, not a regular file"
+ * formatProblem({ file: "procs.yaml", line: 3, col: 11, path: "processes.web.cwd", message: '"/srv/x" does not exist', severity: "warning" });
+ * // 'procs.yaml:3:11: warning: processes.web.cwd: "/srv/x" does not exist'
  * ```
  *
  * @param problem The problem to format.
  * @returns One line; the path and its colon are left out when the path is empty.
  */
 export function formatProblem(problem: Problem): string {
-  const where = problem.line === undefined
+  const place = problem.line === undefined
     ? problem.file
     : `${problem.file}:${problem.line}:${problem.col ?? 1}`;
+  const where = problem.severity === "warning" ? `${place}: warning` : place;
   return problem.path === ""
     ? `${where}: ${problem.message}`
     : `${where}: ${problem.path}: ${problem.message}`;

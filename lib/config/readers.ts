@@ -5,7 +5,6 @@
  * @module
  */
 
-import { isAbsolute, join, normalize, sep } from "node:path";
 import { isMap, isScalar, isSeq, type Node } from "yaml";
 import { parseDuration } from "../core/duration.ts";
 import { normalizeSignal, type SignalName, SIGNALS } from "../core/signals.ts";
@@ -71,12 +70,11 @@ export function readShell(c: Checker, entry: Entry): string | undefined {
   return script;
 }
 
-/** `cwd`: a folder, relative to the config's folder, made absolute and normalized. */
-export function readCwd(
-  c: Checker,
-  entry: Entry,
-  ctx: ReadContext,
-): string | undefined {
+/**
+ * `cwd`: a folder, as written; `${VAR}` expansion and making it absolute
+ * (against the config's folder) are the mutators' (`resolveCwd`).
+ */
+export function readCwd(c: Checker, entry: Entry): string | undefined {
   const dir = scalarText(entry.value);
   if (dir === undefined) {
     c.report(entry.at, entry.path, "must be a string");
@@ -87,14 +85,70 @@ export function readCwd(
     return undefined;
   }
   // No shell expands it, so "~/app" would quietly mean "<config folder>/~/app".
-  if (dir === "~" || dir.startsWith("~/")) {
-    c.report(entry.at, entry.path, '"~" is not expanded; write the full path');
+  if (isHome(dir)) {
+    c.report(entry.at, entry.path, HOME_NOT_EXPANDED);
     return undefined;
   }
-  // Existence is checked when the process is spawned, where a missing folder
-  // is a death like any other, not a reason to refuse the whole file.
-  const full = isAbsolute(dir) ? normalize(dir) : join(ctx.baseDir, dir);
-  return full.length > 1 && full.endsWith(sep) ? full.slice(0, -1) : full;
+  return dir;
+}
+
+/** Whether a path starts with `~`, which no shell will expand for tend. */
+export function isHome(dir: string): boolean {
+  return dir === "~" || dir.startsWith("~/");
+}
+
+/** What is said about a path that starts with `~`. */
+export const HOME_NOT_EXPANDED =
+  '"~" is not expanded; write the full path (or ${HOME})';
+
+/**
+ * `envFile`: a path, or a non-empty list of paths, of env files; each one
+ * as written (expansion and reading are the mutators').
+ */
+export function readEnvFile(c: Checker, entry: Entry): string[] | undefined {
+  const node = entry.value;
+  if (!isSeq(node)) {
+    const path = scalarText(node);
+    if (path === undefined || path === "") {
+      c.report(entry.at, entry.path, "must be a path, or a list of paths");
+      return undefined;
+    }
+    return [path];
+  }
+  if (node.items.length === 0) {
+    c.report(entry.at, entry.path, "must list at least one file");
+    return undefined;
+  }
+  const paths: string[] = [];
+  node.items.forEach((item, index) => {
+    const path = scalarText(c.resolve(item));
+    if (path === undefined || path === "") {
+      c.report(c.offsetOf(item, entry.at), [...entry.path, index], "must be a path");
+    } else paths.push(path);
+  });
+  return paths.length === node.items.length ? paths : undefined;
+}
+
+/**
+ * The most copies `replicas` may ask for: far more than one machine runs
+ * well, and few enough that a typo (an extra zero or three) is an error
+ * rather than a reload that builds millions of specs.
+ */
+export const MAX_REPLICAS = 10_000;
+
+/** `replicas`: a whole number of copies, from 1 to {@linkcode MAX_REPLICAS}. */
+export function readReplicas(c: Checker, entry: Entry): number | undefined {
+  const value = isScalar(entry.value) ? entry.value.value : undefined;
+  if (typeof value === "number" && Number.isSafeInteger(value) && value >= 1) {
+    if (value <= MAX_REPLICAS) return value;
+    c.report(entry.at, entry.path, `must be at most ${MAX_REPLICAS}`);
+    return undefined;
+  }
+  const hint = value === 0
+    ? " (to define a process without starting it, use autostart: false)"
+    : "";
+  c.report(entry.at, entry.path, `must be a whole number, 1 or more${hint}`);
+  return undefined;
 }
 
 /** `env`: a mapping of variable names (no `=`) to strings. */

@@ -6,8 +6,15 @@
  * @module
  */
 
+import { isMap } from "yaml";
 import { formatDuration } from "../core/duration.ts";
 import { DEFAULT_TIMING, type Timing } from "../core/spec.ts";
+import {
+  type Draft,
+  replicasOf,
+  RESERVED_VARIABLES,
+  reservedMessage,
+} from "./mutators.ts";
 import type { UserRef } from "./readers.ts";
 import type { UserTable } from "./users.ts";
 import { type Checker, type Entry, quote } from "./yaml.ts";
@@ -154,4 +161,45 @@ export function resolveIdentity(
         `${users.unavailable}); add gid:`,
   );
   return undefined;
+}
+
+/**
+ * The names `replicas` makes (`web.1` ... `web.N`) must not be the name of
+ * another process of the file: reported at the `replicas` that makes one.
+ */
+export function checkReplicaNames(c: Checker, drafts: readonly Draft[]): void {
+  const plain = new Set<string>();
+  for (const draft of drafts) {
+    if (replicasOf(draft) === undefined) plain.add(draft.named.key);
+  }
+  for (const draft of drafts) {
+    const count = replicasOf(draft);
+    if (count === undefined) continue;
+    const field = draft.fields.get("replicas")!;
+    const name = draft.named.key;
+    const taken: string[] = [];
+    for (let i = 1; i <= count; i++) {
+      if (plain.has(`${name}.${i}`)) taken.push(`${name}.${i}`);
+    }
+    if (taken.length === 0) continue;
+    const names = taken.map(quote).join(", ");
+    c.report(
+      field.entry.at,
+      field.entry.path,
+      `makes ${names}, already the name of another process ` +
+        `(copies are named ${name}.1 ... ${name}.${count})`,
+    );
+  }
+}
+
+/** `env` may not set the variables tend sets itself (TEND_PROCESS, TEND_REPLICA). */
+export function checkReservedEnv(c: Checker, fields: Fields): void {
+  const env = fields.get("env");
+  if (env === undefined || env.value === undefined) return;
+  if (!isMap(env.entry.value)) return;
+  for (const variable of c.entries(env.entry.value, env.entry.path)) {
+    if (RESERVED_VARIABLES.includes(variable.key)) {
+      c.report(variable.keyAt, variable.path, reservedMessage(variable.key));
+    }
+  }
 }

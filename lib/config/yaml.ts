@@ -25,7 +25,9 @@ import {
   Lexer,
   LineCounter,
   type Node,
+  type Pair,
   Parser,
+  Scalar,
   type YAMLMap,
   YAMLParseError,
 } from "yaml";
@@ -91,8 +93,10 @@ export function parseYaml(text: string): ParsedYaml {
     const message = `nesting is too deep (more than ${MAX_DEPTH} levels)`;
     return { doc: failed(deep, message), lineCounter };
   }
-  // Duplicate keys are the Checker's: yaml's uniqueKeys is quadratic.
-  const composer = new Composer({ uniqueKeys: false });
+  // Duplicate keys are the Checker's: yaml's uniqueKeys is quadratic. With
+  // merge, a plain `<<` key is YAML 1.1's merge key (a quoted "<<" is not);
+  // the Checker's entries() does the merging, with positions.
+  const composer = new Composer({ uniqueKeys: false, merge: true });
   // What yaml's parseDocument does: the first document, and an error if
   // there is another.
   let doc: Document | undefined;
@@ -162,21 +166,58 @@ export interface Entry {
   at: number;
 }
 
+/**
+ * How many keys merges (`<<: *base`) may bring into mappings, over the
+ * whole document. Merges of merges can make a small file mean a huge one
+ * (each level doubling, as in the "billion laughs"); no config needs more
+ * than a few thousand.
+ */
+export const MAX_MERGED_KEYS = 1_000_000;
+
+/** A place in another file than the config (an env file it names). */
+export interface ElsewherePlace {
+  /** The other file's path, as it should appear in the problem. */
+  file: string;
+  /** Line in that file, from 1. */
+  line: number;
+  /** Column in that file, from 1. */
+  col: number;
+}
+
+/**
+ * Whether `node` is YAML's merge key: `<<` written plain (a quoted `"<<"`
+ * is an ordinary key), which the parser turns into a symbol.
+ */
+export function isMergeKey(node: unknown): boolean {
+  return isScalar(node) && typeof node.value === "symbol" &&
+    node.value.description === "<<";
+}
+
+const DUPLICATE_MERGE = 'duplicate key "<<" (merge several mappings with <<: [*a, *b])';
+
 /** Collects problems as offsets while the readers walk the document. */
 export class Checker {
   /** The parsed document. */
   readonly doc: Document;
-  #found: { at: number; path: Path; message: string }[] = [];
+  /** The YAML source, when given: for places inside a scalar. */
+  readonly text: string | undefined;
+  #found: { at: number; path: Path; message: string; place?: ElsewherePlace }[] = [];
+  #merged = 0;
+  #tooMany = false;
   // What one walk of the whole document found, at construction.
   #targets = new Map<Node, Node>();
   #dangling: Alias[] = [];
-  #duplicates: { at: number; key: string }[] = [];
+  #duplicates: { at: number; key: string; merge?: boolean }[] = [];
   // Duplicates `entries` reported, with their path, by offset.
   #reported = new Set<number>();
 
-  /** @param doc the parsed document the problems are about */
-  constructor(doc: Document) {
+  /**
+   * @param doc the parsed document the problems are about
+   * @param text its source, for places inside a scalar ({@linkcode Checker.offsetIn})
+   */
+  constructor(doc: Document, text?: string) {
     this.doc = doc;
+    this.text = text;
     this.#index();
   }
 
@@ -185,13 +226,58 @@ export class Checker {
     this.#found.push({ at, path, message });
   }
 
-  /** The problems in file order, with offsets turned into lines and columns. */
+  /**
+   * Records a problem whose place is in another file (a line of an env
+   * file), listed where offset `at` of the config (what named that file) is.
+   */
+  reportElsewhere(
+    at: number,
+    path: Path,
+    place: ElsewherePlace,
+    message: string,
+  ): void {
+    this.#found.push({ at, path, message, place });
+  }
+
+  /**
+   * The problems in file order, with offsets turned into lines and columns.
+   * The same problem found twice (a template merged into two processes
+   * walked again, the copies of a replicated process) is listed once.
+   */
   problems(file: string, lineCounter: LineCounter): Problem[] {
+    const seen = new Set<string>();
     // Array#sort is stable, so problems at the same spot keep their order.
-    return [...this.#found].sort((a, b) => a.at - b.at).map(({ at, path, message }) => {
-      const { line, col } = lineCounter.linePos(at);
-      return { file, line, col, path: formatPath(path), message };
-    });
+    return [...this.#found].sort((a, b) => a.at - b.at).flatMap(
+      ({ at, path, message, place }) => {
+        const where = place ?? { file, ...lineCounter.linePos(at) };
+        const problem = { ...where, path: formatPath(path), message };
+        const key = JSON.stringify(problem);
+        if (seen.has(key)) return [];
+        seen.add(key);
+        return [problem];
+      },
+    );
+  }
+
+  /**
+   * The offset of character `index` of a scalar's value, when the value is
+   * written as it is (plain or quoted without escapes, on one line); else
+   * where the scalar starts. Problems inside a value (`${` in a `cmd`
+   * item) point at their column this way.
+   */
+  offsetIn(node: Node | null, index: number, fallback: number): number {
+    const start = this.offsetOf(node, fallback);
+    if (!isScalar(node) || typeof node.value !== "string" || !node.range) return start;
+    if (this.text === undefined) return start;
+    const source = this.text.slice(node.range[0], node.range[1]);
+    if (node.type === Scalar.PLAIN && source === node.value) return start + index;
+    if (
+      (node.type === Scalar.QUOTE_SINGLE || node.type === Scalar.QUOTE_DOUBLE) &&
+      source.slice(1, -1) === node.value
+    ) {
+      return start + 1 + index;
+    }
+    return start;
   }
 
   /** Follows an alias to its anchor; anything that is not a node becomes null. */
@@ -211,34 +297,112 @@ export class Checker {
   /**
    * The entries of a mapping in file order; reports keys that are not plain
    * scalars and duplicate keys, and leaves both out (the first one wins).
+   *
+   * Merge keys (`<<: *base`, `<<: [*a, *b]`) bring in the keys of the
+   * mappings they name, in their place, as YAML 1.1 says: a key written in
+   * the mapping itself wins over a merged one wherever it is written, and
+   * among merged mappings the first that has a key wins. A merged entry
+   * keeps the place where its key and value are written (in the template),
+   * with the path of the mapping that merges it.
    */
   entries(map: YAMLMap, path: Path): Entry[] {
-    const seen = new Set<string>();
-    const entries: Entry[] = [];
-    for (const pair of map.items) {
+    return this.#entries(map, path, [map]);
+  }
+
+  #entries(map: YAMLMap, path: Path, merging: YAMLMap[]): Entry[] {
+    // First the keys written here, which win over merged ones wherever
+    // they are; then everything in file order, merges in their place.
+    const taken = new Set<string>();
+    const own = new Map<number, Entry>();
+    let merges = 0;
+    map.items.forEach((pair, index) => {
       const keyAt = this.offsetOf(pair.key, this.offsetOf(map, 0));
+      if (isMergeKey(pair.key)) {
+        if (++merges > 1) {
+          this.#reported.add(keyAt);
+          this.report(keyAt, path, DUPLICATE_MERGE);
+        }
+        return;
+      }
       const key = scalarText(this.resolve(pair.key));
       if (key === undefined) {
         this.report(keyAt, path, "keys must be strings");
-        continue;
+        return;
       }
-      if (seen.has(key)) {
+      if (taken.has(key)) {
         // Reported here, with its path; reportYamlErrors reports the ones
         // in mappings no reader walks, without one.
         this.#reported.add(keyAt);
         this.report(keyAt, path, `duplicate key ${quote(key)}`);
-        continue;
+        return;
       }
-      seen.add(key);
-      entries.push({
+      taken.add(key);
+      own.set(index, {
         key,
         path: [...path, key],
         keyAt,
         value: this.resolve(pair.value),
         at: this.offsetOf(pair.value, keyAt),
       });
-    }
+    });
+    const entries: Entry[] = [];
+    let firstMerge = true;
+    map.items.forEach((pair, index) => {
+      const entry = own.get(index);
+      if (entry !== undefined) entries.push(entry);
+      if (!isMergeKey(pair.key) || !firstMerge) return;
+      firstMerge = false;
+      for (const source of this.#mergeSources(pair, path)) {
+        if (merging.includes(source)) {
+          this.report(
+            this.offsetOf(pair.value, 0),
+            path,
+            "<<: merges a mapping into itself",
+          );
+          continue;
+        }
+        // Every merged key counts, taken or not: what is bounded is the
+        // work, which merges of merges can make exponential.
+        if (this.#merged > MAX_MERGED_KEYS) return;
+        for (const merged of this.#entries(source, path, [...merging, source])) {
+          if (++this.#merged > MAX_MERGED_KEYS) {
+            if (!this.#tooMany) {
+              this.#tooMany = true;
+              this.report(
+                this.offsetOf(pair.key, 0),
+                path,
+                `too many merged keys: merges bring in more than ${MAX_MERGED_KEYS}`,
+              );
+            }
+            return;
+          }
+          if (taken.has(merged.key)) continue;
+          taken.add(merged.key);
+          entries.push(merged);
+        }
+      }
+    });
     return entries;
+  }
+
+  // The mappings a merge key names: one (an alias of a mapping, or a
+  // mapping written in place), or a list of them.
+  #mergeSources(pair: Pair, path: Path): YAMLMap[] {
+    const value = this.resolve(pair.value);
+    const at = this.offsetOf(pair.value, this.offsetOf(pair.key, 0));
+    const wrong = "<<: must be an alias of a mapping (<<: *base), or a list of them";
+    if (isMap(value)) return [value];
+    if (!isSeq(value)) {
+      this.report(at, path, wrong);
+      return [];
+    }
+    const sources: YAMLMap[] = [];
+    for (const item of value.items) {
+      const source = this.resolve(item);
+      if (isMap(source)) sources.push(source);
+      else this.report(this.offsetOf(item, at), path, wrong);
+    }
+    return sources;
   }
 
   /**
@@ -260,8 +424,9 @@ export class Checker {
         this.report(at, [], error.message);
       }
     }
-    for (const { at, key } of this.#duplicates) {
-      if (!this.#reported.has(at)) this.report(at, [], `duplicate key ${quote(key)}`);
+    for (const { at, key, merge } of this.#duplicates) {
+      if (this.#reported.has(at)) continue;
+      this.report(at, [], merge ? DUPLICATE_MERGE : `duplicate key ${quote(key)}`);
     }
   }
 
@@ -307,7 +472,13 @@ export class Checker {
     }
     for (const map of maps) {
       const seen = new Set<string>();
+      let merges = 0;
       for (const pair of map.items) {
+        if (isMergeKey(pair.key) && ++merges > 1) {
+          const at = this.offsetOf(pair.key, this.offsetOf(map, 0));
+          this.#duplicates.push({ at, key: "<<", merge: true });
+          continue;
+        }
         const key = scalarText(this.resolve(pair.key));
         if (key === undefined) continue;
         if (!seen.has(key)) seen.add(key);

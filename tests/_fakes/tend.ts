@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import denoJson from "../../deno.json" with { type: "json" };
 import { groupMembers, NO_PS } from "./proc.ts";
+import { assertValidatesSchema } from "./schema.ts";
 
 /** How long any one wait may take before the test fails. */
 export const TIMEOUT = 20_000;
@@ -295,9 +296,15 @@ export function stripAnsi(text: string): string {
   return text.replace(/\x1b\[[0-9;]*m/g, "");
 }
 
-/** A config file's text from an object: JSON is YAML, and needs no quoting care. */
+/**
+ * A config file's text from an object: JSON is YAML, and needs no quoting
+ * care. The configs tests write this way are ones tend accepts, so each
+ * must also validate against the JSON Schema.
+ */
 export function yaml(config: unknown): string {
-  return JSON.stringify(config, null, 2) + "\n";
+  const text = JSON.stringify(config, null, 2) + "\n";
+  assertValidatesSchema(text);
+  return text;
 }
 
 /** A temporary folder for config files, removed on dispose. */

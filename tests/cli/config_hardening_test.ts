@@ -191,6 +191,9 @@ async function childIds(
     /^Groups:\s+4 27\s*$/m,
   );
   await using dir = await tempDir();
+  // The child starts in the config's folder: its user must be able to
+  // enter it, as in /etc/tend (a temporary folder is 0700).
+  await Deno.chmod(dir.path, 0o755);
   const ids = ["grep", "-E", "^(Uid|Gid|Groups):", "/proc/self/status"];
   const file = await dir.write(
     "procs.yaml",

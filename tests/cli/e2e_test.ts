@@ -641,8 +641,12 @@ Deno.test("cwd, env and clearEnv reach the child", async () => {
 
   const vars = out("bare");
   assert.ok(vars.includes("ONLY=x"), vars.join("\n"));
+  assert.ok(vars.includes("TEND_PROCESS=bare"), vars.join("\n"));
   for (const v of vars) {
-    assert.ok(["ONLY", "PWD", "SHLVL", "_"].includes(v.split("=")[0]!), v);
+    assert.ok(
+      ["ONLY", "TEND_PROCESS", "PWD", "SHLVL", "_"].includes(v.split("=")[0]!),
+      v,
+    );
   }
   t.signal("SIGTERM");
   assert.equal(await t.exit(), 0, t.transcript());

@@ -9,6 +9,7 @@ import {
   parseConfig,
 } from "../../lib/config/load.ts";
 import { DEFAULT_TIMING, type ProcessSpec, sameSpec } from "../../lib/core/spec.ts";
+import { assertValidatesSchema } from "../_fakes/schema.ts";
 
 const FILE = "procs.yaml";
 const BASE = "/srv/app";
@@ -18,8 +19,11 @@ function yaml(...lines: string[]): string {
   return lines.join("\n") + "\n";
 }
 
+/** Parses `text`; every file tend accepts must also validate against the schema. */
 function parse(text: string): Config {
-  return parseConfig(text, FILE, BASE);
+  const config = parseConfig(text, FILE, BASE);
+  assertValidatesSchema(text);
+  return config;
 }
 
 /** Every problem parseConfig reports for `text`, formatted. */
@@ -60,22 +64,35 @@ const SPEC_EXAMPLE = yaml(
 );
 
 Deno.test("parseConfig() reads the spec's example into the exact config", () => {
-  assert.deepEqual(parse(SPEC_EXAMPLE), {
+  const { places, ...config } = parse(SPEC_EXAMPLE);
+  assert.deepEqual(config, {
     file: FILE,
     timing: { threshold: 1, killTime: 5, minRestartDelay: 1, maxRestartDelay: 3600 },
     processes: {
       web: {
         argv: ["python3", "-m", "http.server", "8000"],
         cwd: "/srv/app/site",
-        env: { PYTHONUNBUFFERED: "1" },
+        env: { PYTHONUNBUFFERED: "1", TEND_PROCESS: "web" },
       },
       ticker: {
         argv: ["/bin/sh", "-c", "while true; do date; sleep 5; done"],
+        // A process without cwd runs in the config's folder.
+        cwd: BASE,
+        env: { TEND_PROCESS: "ticker" },
         restart: "on-failure",
         stopSignal: "SIGINT",
         killTime: 10,
       },
     },
+  });
+  // Where the settings are, for what `tend check` says about them later.
+  assert.deepEqual(places, {
+    web: {
+      name: { line: 8, col: 3, path: "processes.web" },
+      program: { line: 9, col: 11, path: "processes.web.cmd[0]" },
+      cwd: { line: 10, col: 10, path: "processes.web.cwd" },
+    },
+    ticker: { name: { line: 12, col: 3, path: "processes.ticker" } },
   });
 });
 
@@ -91,9 +108,9 @@ Deno.test("parseConfig() fills in procmon's timing defaults", () => {
   assert.deepEqual(config.timing, { ...DEFAULT_TIMING });
 });
 
-Deno.test("parseConfig() sets only the keys a process gives", () => {
+Deno.test("parseConfig() sets only the keys a process gives, and the folder and TEND_PROCESS", () => {
   const spec = processes("  a: {cmd: [x]}").a!;
-  assert.deepEqual(Object.keys(spec), ["argv"]);
+  assert.deepEqual(spec, { argv: ["x"], cwd: BASE, env: { TEND_PROCESS: "a" } });
   assert.ok(sameSpec(spec, JSON.parse(JSON.stringify(spec))));
 });
 
@@ -116,7 +133,7 @@ Deno.test("parseConfig() reads every per-process key", () => {
   assert.deepEqual(spec, {
     argv: ["x"],
     cwd: "/opt/a",
-    env: { A: "b" },
+    env: { A: "b", TEND_PROCESS: "a" },
     clearEnv: true,
     uid: 1000,
     gid: 0,
@@ -132,6 +149,8 @@ Deno.test("parseConfig() reads every per-process key", () => {
 Deno.test("parseConfig() turns shell into /bin/sh -c with the script", () => {
   assert.deepEqual(processes("  a:", "    shell: echo 'hi' && sleep 1").a, {
     argv: ["/bin/sh", "-c", "echo 'hi' && sleep 1"],
+    cwd: BASE,
+    env: { TEND_PROCESS: "a" },
   });
 });
 
@@ -150,7 +169,12 @@ Deno.test("parseConfig() keeps numbers and booleans in cmd and env as written", 
     "1.0",
     "true",
   ]);
-  assert.deepEqual(spec?.env, { PORT: "8000", DEBUG: "TRUE", RATIO: "0.50" });
+  assert.deepEqual(spec?.env, {
+    PORT: "8000",
+    DEBUG: "TRUE",
+    RATIO: "0.50",
+    TEND_PROCESS: "a",
+  });
 });
 
 Deno.test("parseConfig() resolves cwd against the config's folder and normalizes it", () => {
@@ -184,6 +208,8 @@ Deno.test("parseConfig() reads durations in every unit, as numbers and strings",
   });
   assert.deepEqual(config.processes.a, {
     argv: ["x"],
+    cwd: BASE,
+    env: { TEND_PROCESS: "a" },
     threshold: 0.25,
     killTime: 5,
     minRestartDelay: 180,
@@ -208,7 +234,7 @@ Deno.test("parseConfig() follows YAML anchors and aliases", () => {
     "  a: {cmd: [x], env: &common {A: '1'}}",
     "  b: {cmd: [y], env: *common}",
   );
-  assert.deepEqual(specs.b?.env, { A: "1" });
+  assert.deepEqual(specs.b?.env, { A: "1", TEND_PROCESS: "b" });
 });
 
 Deno.test("parseConfig() stores a process named __proto__ as a plain key", () => {
@@ -438,7 +464,7 @@ Deno.test("cwd must be a non-empty string and ~ is refused", () => {
     [
       "procs.yaml:2:22: processes.a.cwd: must be a string",
       "procs.yaml:3:22: processes.b.cwd: must not be empty",
-      'procs.yaml:4:22: processes.c.cwd: "~" is not expanded; write the full path',
+      'procs.yaml:4:22: processes.c.cwd: "~" is not expanded; write the full path (or ${HOME})',
     ],
   );
 });
@@ -924,7 +950,7 @@ Deno.test("describeProcess() lists every resolved setting, defaults included", (
       "web",
       "  argv:            python3 -m http.server 8000",
       "  cwd:             /srv/app/site",
-      "  env:             PYTHONUNBUFFERED",
+      "  env:             PYTHONUNBUFFERED, TEND_PROCESS",
       "  clearEnv:        false",
       "  uid:             (tend's)",
       "  gid:             (tend's)",
@@ -946,8 +972,8 @@ Deno.test("describeProcess() lists every resolved setting, defaults included", (
     [
       "ticker",
       "  argv:            /bin/sh -c 'while true; do date; sleep 5; done'",
-      "  cwd:             (tend's working directory)",
-      "  env:             (none)",
+      "  cwd:             /srv/app",
+      "  env:             TEND_PROCESS",
       "  clearEnv:        false",
       "  uid:             (tend's)",
       "  gid:             (tend's)",
@@ -978,7 +1004,13 @@ Deno.test("describeProcess() shell-quotes arguments that need it", () => {
 
 Deno.test("autostart and maxRestarts are read, and checked", () => {
   assert.deepEqual(processes("  a: {cmd: [x], autostart: false, maxRestarts: 3}"), {
-    a: { argv: ["x"], autostart: false, maxRestarts: 3 },
+    a: {
+      argv: ["x"],
+      cwd: BASE,
+      env: { TEND_PROCESS: "a" },
+      autostart: false,
+      maxRestarts: 3,
+    },
   });
   assert.deepEqual(
     problems(yaml(

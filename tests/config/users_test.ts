@@ -13,6 +13,8 @@ import {
   parseConfig,
 } from "../../lib/config/load.ts";
 import { UserTable } from "../../lib/config/users.ts";
+import type { ProcessSpec } from "../../lib/core/spec.ts";
+import { assertValidatesSchema } from "../_fakes/schema.ts";
 
 const PASSWD = [
   "# a comment, skipped",
@@ -33,7 +35,16 @@ function yaml(...lines: string[]): string {
 }
 
 function parse(text: string, users = USERS): Config {
-  return parseConfig(text, "procs.yaml", "/srv", { users });
+  const config = parseConfig(text, "procs.yaml", "/srv", { users });
+  assertValidatesSchema(text);
+  return config;
+}
+
+/** A spec without what every process gets (its folder, TEND_PROCESS): who it runs as. */
+function ids(spec: ProcessSpec | undefined): Partial<ProcessSpec> | undefined {
+  if (spec === undefined) return undefined;
+  const { cwd: _cwd, env: _env, ...rest } = spec;
+  return rest;
 }
 
 function problems(text: string, users = USERS): string[] {
@@ -64,9 +75,9 @@ Deno.test("a uid without gid runs with that user's primary group from /etc/passw
     "  b: {cmd: [x], uid: 65534}",
     "  c: {cmd: [x], uid: 0}",
   ));
-  assert.deepEqual(processes.a, { argv: ["x"], uid: 1000, gid: 1001 });
-  assert.deepEqual(processes.b, { argv: ["x"], uid: 65534, gid: 65534 });
-  assert.deepEqual(processes.c, { argv: ["x"], uid: 0, gid: 0 });
+  assert.deepEqual(ids(processes.a), { argv: ["x"], uid: 1000, gid: 1001 });
+  assert.deepEqual(ids(processes.b), { argv: ["x"], uid: 65534, gid: 65534 });
+  assert.deepEqual(ids(processes.c), { argv: ["x"], uid: 0, gid: 0 });
 });
 
 Deno.test("a uid without gid and with no /etc/passwd entry is an error at the uid", () => {
@@ -84,7 +95,7 @@ Deno.test("a uid without gid and with no /etc/passwd entry is an error at the ui
     ],
   );
   assert.deepEqual(
-    parse(yaml("processes:", "  b: {cmd: [x], uid: 4242, gid: 7}")).processes.b,
+    ids(parse(yaml("processes:", "  b: {cmd: [x], uid: 4242, gid: 7}")).processes.b),
     {
       argv: ["x"],
       uid: 4242,
@@ -95,7 +106,7 @@ Deno.test("a uid without gid and with no /etc/passwd entry is an error at the ui
 
 Deno.test("user: NAME runs as that user's uid and primary group", () => {
   assert.deepEqual(
-    parse(yaml("processes:", "  a: {cmd: [x], user: www-data}")).processes.a,
+    ids(parse(yaml("processes:", "  a: {cmd: [x], user: www-data}")).processes.a),
     { argv: ["x"], uid: 33, gid: 33 },
   );
 });
@@ -106,8 +117,8 @@ Deno.test("user: with a number is a uid, as supervisord takes it", () => {
     "  a: {cmd: [x], user: 1000}",
     '  b: {cmd: [x], user: "33"}',
   ));
-  assert.deepEqual(processes.a, { argv: ["x"], uid: 1000, gid: 1001 });
-  assert.deepEqual(processes.b, { argv: ["x"], uid: 33, gid: 33 });
+  assert.deepEqual(ids(processes.a), { argv: ["x"], uid: 1000, gid: 1001 });
+  assert.deepEqual(ids(processes.b), { argv: ["x"], uid: 33, gid: 33 });
 });
 
 Deno.test("gid wins over the primary group of user: and uid:", () => {
@@ -116,13 +127,13 @@ Deno.test("gid wins over the primary group of user: and uid:", () => {
     "  a: {cmd: [x], user: app, gid: 5}",
     "  b: {cmd: [x], uid: 1000, gid: 0}",
   ));
-  assert.deepEqual(processes.a, { argv: ["x"], uid: 1000, gid: 5 });
-  assert.deepEqual(processes.b, { argv: ["x"], uid: 1000, gid: 0 });
+  assert.deepEqual(ids(processes.a), { argv: ["x"], uid: 1000, gid: 5 });
+  assert.deepEqual(ids(processes.b), { argv: ["x"], uid: 1000, gid: 0 });
 });
 
 Deno.test("user and uid together must name the same uid", () => {
   assert.deepEqual(
-    parse(yaml("processes:", "  a: {cmd: [x], user: app, uid: 1000}")).processes.a,
+    ids(parse(yaml("processes:", "  a: {cmd: [x], user: app, uid: 1000}")).processes.a),
     { argv: ["x"], uid: 1000, gid: 1001 },
   );
   assert.deepEqual(
@@ -205,7 +216,7 @@ Deno.test("loadConfig() looks users up in a real passwd file, and one it cannot 
       "procs.yaml",
       yaml("processes:", "  a: {cmd: [x], user: app}"),
     );
-    assert.deepEqual((await loadConfig(file, { passwd })).processes.a, {
+    assert.deepEqual(ids((await loadConfig(file, { passwd })).processes.a), {
       argv: ["x"],
       uid: 1000,
       gid: 1001,
@@ -218,7 +229,7 @@ Deno.test("loadConfig() looks users up in a real passwd file, and one it cannot 
         "no such file",
     });
     const plain = await write(dir, "plain.yaml", yaml("processes:", "  a: {cmd: [x]}"));
-    assert.deepEqual((await loadConfig(plain, { passwd: missing })).processes.a, {
+    assert.deepEqual(ids((await loadConfig(plain, { passwd: missing })).processes.a), {
       argv: ["x"],
     });
   } finally {
