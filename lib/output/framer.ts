@@ -18,6 +18,7 @@
 
 import { isUtf8 } from "node:buffer";
 import type { OutputHandler } from "../core/ports.ts";
+import { escapeUtf8Into, TEXT_GROWTH } from "./escape.ts";
 
 /** The longest line handed on in one piece, in bytes (64 KiB). */
 export const MAX_LINE = 64 * 1024;
@@ -255,13 +256,13 @@ function utf8Boundary(bytes: Uint8Array, start: number, cut: number): number {
   return cut;
 }
 
-const HEX = "0123456789abcdef";
-
 /**
  * Returns `bytes[start..end)` as valid UTF-8, with every byte that is not
  * part of a valid character written as the four ASCII characters `\xNN`.
  *
- * Valid input is returned as a view, not copied.
+ * Valid input is returned as a view, not copied; otherwise the result is
+ * at most four times as long as the input (the log escapes straight into
+ * its own buffer instead, with {@linkcode escapeUtf8Into}).
  *
  * @example
  * ```ts
@@ -272,46 +273,8 @@ const HEX = "0123456789abcdef";
  */
 export function escapeUtf8(bytes: Uint8Array, start: number, end: number): Uint8Array {
   if (isUtf8(bytes.subarray(start, end))) return bytes.subarray(start, end);
-  const out: number[] = [];
-  let i = start;
-  while (i < end) {
-    const n = utf8SequenceLength(bytes, i, end);
-    if (n === 0) {
-      const b = bytes[i]!;
-      out.push(0x5c, 0x78, HEX.charCodeAt(b >> 4), HEX.charCodeAt(b & 15));
-      i++;
-    } else {
-      for (let k = 0; k < n; k++) out.push(bytes[i + k]!);
-      i += n;
-    }
-  }
-  return Uint8Array.from(out);
-}
-
-// Length of the valid UTF-8 character at bytes[i], or 0 when there is none
-// (bad lead byte, bad or missing continuation, overlong, surrogate, > U+10FFFF).
-function utf8SequenceLength(bytes: Uint8Array, i: number, end: number): number {
-  const b0 = bytes[i]!;
-  if (b0 < 0x80) return 1;
-  let n: number, lo = 0x80, hi = 0xbf;
-  if (b0 >= 0xc2 && b0 <= 0xdf) n = 2;
-  else if (b0 >= 0xe0 && b0 <= 0xef) {
-    n = 3;
-    if (b0 === 0xe0) lo = 0xa0;
-    if (b0 === 0xed) hi = 0x9f;
-  } else if (b0 >= 0xf0 && b0 <= 0xf4) {
-    n = 4;
-    if (b0 === 0xf0) lo = 0x90;
-    if (b0 === 0xf4) hi = 0x8f;
-  } else return 0;
-  if (i + n > end) return 0;
-  const b1 = bytes[i + 1]!;
-  if (b1 < lo || b1 > hi) return 0;
-  for (let k = 2; k < n; k++) {
-    const b = bytes[i + k]!;
-    if (b < 0x80 || b > 0xbf) return 0;
-  }
-  return n;
+  const out = new Uint8Array(TEXT_GROWTH * (end - start));
+  return out.subarray(0, escapeUtf8Into(bytes, start, end, out, 0));
 }
 
 /**

@@ -16,8 +16,9 @@
 import type { MonitorEvent } from "../core/events.ts";
 import type { ProcessStatus } from "../core/monitor.ts";
 import type { OutputHandler, OutputStream } from "../core/ports.ts";
+import { escapeJsonInto, escapeUtf8Into, JSON_GROWTH, TEXT_GROWTH } from "./escape.ts";
 import { describeEvent, describeStatus, type LogLevel } from "./format.ts";
-import { escapeUtf8, framedOutput, type LineSink } from "./framer.ts";
+import { framedOutput, type LineSink } from "./framer.ts";
 
 export type { LogLevel } from "./format.ts";
 
@@ -353,13 +354,19 @@ class TextLines implements LineSink {
     const log = this.#log;
     if (this.#prefixTurn !== log.turn) this.#rebuildPrefix();
     const prefix = this.#prefix;
-    const body = valid ? bytes.subarray(start, end) : escapeUtf8(bytes, start, end);
-    const buf = log.reserve(prefix.length + body.length + 1);
+    // Escapes are written straight into the log's buffer: room for the
+    // longest they can be, not a copy of the line that grows.
+    const room = valid ? end - start : TEXT_GROWTH * (end - start);
+    const buf = log.reserve(prefix.length + room + 1);
     let pos = log.length;
     buf.set(prefix, pos);
     pos += prefix.length;
-    buf.set(body, pos);
-    pos += body.length;
+    if (valid) {
+      buf.set(bytes.subarray(start, end), pos);
+      pos += end - start;
+    } else {
+      pos = escapeUtf8Into(bytes, start, end, buf, pos);
+    }
     buf[pos++] = 0x0a;
     log.commit(pos);
   }
@@ -426,11 +433,11 @@ class JsonLines implements LineSink {
   line(bytes: Uint8Array, start: number, end: number, valid: boolean): void {
     const log = this.#log;
     const stamp = log.stamp();
-    const body = valid ? bytes.subarray(start, end) : escapeUtf8(bytes, start, end);
-    // A JSON escape is at most 6 bytes (\u001f) per input byte.
+    // A JSON escape is at most 6 bytes (\u001f) per input byte; escapes go
+    // straight into the log's buffer.
     const buf = log.reserve(
-      OPEN_JSON.length + stamp.length + this.#middle.length + body.length * 6 +
-        CLOSE_JSON.length,
+      OPEN_JSON.length + stamp.length + this.#middle.length +
+        JSON_GROWTH * (end - start) + CLOSE_JSON.length,
     );
     let pos = log.length;
     buf.set(OPEN_JSON, pos);
@@ -439,43 +446,8 @@ class JsonLines implements LineSink {
     pos += stamp.length;
     buf.set(this.#middle, pos);
     pos += this.#middle.length;
-    pos = jsonEscapeInto(body, buf, pos);
+    pos = escapeJsonInto(bytes, start, end, valid, buf, pos);
     buf.set(CLOSE_JSON, pos);
     log.commit(pos + CLOSE_JSON.length);
   }
-}
-
-const HEX = encoder.encode("0123456789abcdef");
-
-// Copies valid UTF-8 into `out` as the inside of a JSON string: `"`, `\`
-// and control characters escaped, everything else (UTF-8 included) as is.
-function jsonEscapeInto(src: Uint8Array, out: Uint8Array, pos: number): number {
-  let from = 0;
-  for (let i = 0; i < src.length; i++) {
-    const b = src[i]!;
-    if (b >= 0x20 && b !== 0x22 && b !== 0x5c) continue;
-    if (i > from) {
-      out.set(src.subarray(from, i), pos);
-      pos += i - from;
-    }
-    from = i + 1;
-    out[pos++] = 0x5c; // backslash
-    if (b === 0x22 || b === 0x5c) out[pos++] = b;
-    else if (b === 0x0a) out[pos++] = 0x6e; // \n
-    else if (b === 0x09) out[pos++] = 0x74; // \t
-    else if (b === 0x0d) out[pos++] = 0x72; // \r
-    else {
-      out[pos++] = 0x75; // \u00XX
-      out[pos++] = 0x30;
-      out[pos++] = 0x30;
-      out[pos++] = HEX[b >> 4]!;
-      out[pos++] = HEX[b & 15]!;
-    }
-  }
-  if (from === 0) {
-    out.set(src, pos);
-    return pos + src.length;
-  }
-  out.set(src.subarray(from), pos);
-  return pos + src.length - from;
 }
