@@ -11,14 +11,15 @@
  *
  * This is tend's hot loop, so lines are passed as `(bytes, start, end)`
  * views into the chunk that was read, never copied or decoded here, and
- * UTF-8 validity is checked once per chunk rather than once per line.
+ * UTF-8 validity (and, for a sink with the batch path, the absence of
+ * control characters) is checked once per chunk rather than once per line.
  *
  * @module
  */
 
 import { isUtf8 } from "node:buffer";
 import type { OutputHandler } from "../core/ports.ts";
-import { escapeUtf8Into, TEXT_GROWTH } from "./escape.ts";
+import { escapeUtf8Into, isPlain, TEXT_GROWTH } from "./escape.ts";
 
 /** The longest line handed on in one piece, in bytes (64 KiB). */
 export const MAX_LINE = 64 * 1024;
@@ -38,9 +39,10 @@ export interface LineSink {
   line(bytes: Uint8Array, start: number, end: number, valid: boolean): void;
   /**
    * Optional fast path: takes `count` lines at once, line `i` being
-   * `bytes[starts[i]..ends[i])`, in order, each valid UTF-8 and at most
-   * `maxLine` long. A sink without it gets every line through `line`.
-   * The bytes and arrays are only borrowed.
+   * `bytes[starts[i]..ends[i])`, in order, each valid UTF-8 with no control
+   * character but TAB (see {@linkcode isPlain}: nothing a text record would
+   * escape) and at most `maxLine` long. A sink without it gets every line
+   * through `line`. The bytes and arrays are only borrowed.
    */
   lines?(bytes: Uint8Array, starts: Int32Array, ends: Int32Array, count: number): void;
 }
@@ -119,11 +121,12 @@ export class LineFramer {
     const last = chunk.lastIndexOf(NL);
     if (last >= pos) {
       // A newline byte is never part of a multi-byte character, so when the
-      // region of whole lines is valid, every line in it is.
+      // region of whole lines is valid, every line in it is; and when the
+      // region holds no control character, no line does.
       const allValid = isUtf8(
         pos === 0 && last + 1 === len ? chunk : chunk.subarray(pos, last),
       );
-      pos = allValid && this.sink.lines
+      pos = allValid && this.sink.lines && isPlain(chunk, pos, last, true)
         ? this.#batch(chunk, pos, last)
         : this.#oneByOne(chunk, pos, last, allValid);
     }

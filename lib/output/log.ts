@@ -16,7 +16,14 @@
 import type { MonitorEvent } from "../core/events.ts";
 import type { ProcessStatus } from "../core/monitor.ts";
 import type { OutputHandler, OutputStream } from "../core/ports.ts";
-import { escapeJsonInto, escapeUtf8Into, JSON_GROWTH, TEXT_GROWTH } from "./escape.ts";
+import {
+  escapeJsonInto,
+  escapeTextInto,
+  isPlain,
+  JSON_GROWTH,
+  SGR_RESET,
+  TEXT_GROWTH,
+} from "./escape.ts";
 import { describeEvent, describeStatus, type LogLevel } from "./format.ts";
 import { framedOutput, type LineSink } from "./framer.ts";
 
@@ -213,7 +220,7 @@ export class Logger {
     const tag = name === null ? "tend" : `[${name}] tend:`;
     // One record per line, always: a stack trace or an OS message with line
     // breaks must not pass for several records, or for a child's output.
-    const body = `${tag} ${text.replace(/\r?\n|\r/g, "\\n")}`;
+    const body = `${tag} ${escapeControls(text)}`;
     const line = this.color
       ? `${DIM}${this.#timeText()}${RESET} ${
         LEVEL_COLOR[level] || DIM
@@ -354,18 +361,19 @@ class TextLines implements LineSink {
     const log = this.#log;
     if (this.#prefixTurn !== log.turn) this.#rebuildPrefix();
     const prefix = this.#prefix;
+    const plain = valid && isPlain(bytes, start, end);
     // Escapes are written straight into the log's buffer: room for the
     // longest they can be, not a copy of the line that grows.
-    const room = valid ? end - start : TEXT_GROWTH * (end - start);
+    const room = plain ? end - start : TEXT_GROWTH * (end - start) + SGR_RESET.length;
     const buf = log.reserve(prefix.length + room + 1);
     let pos = log.length;
     buf.set(prefix, pos);
     pos += prefix.length;
-    if (valid) {
+    if (plain) {
       buf.set(bytes.subarray(start, end), pos);
       pos += end - start;
     } else {
-      pos = escapeUtf8Into(bytes, start, end, buf, pos);
+      pos = escapeTextInto(bytes, start, end, valid, buf, pos, log.color);
     }
     buf[pos++] = 0x0a;
     log.commit(pos);
@@ -450,4 +458,18 @@ class JsonLines implements LineSink {
     buf.set(CLOSE_JSON, pos);
     log.commit(pos + CLOSE_JSON.length);
   }
+}
+
+// tend's own text with every control character but TAB escaped, as a
+// child's line is (see escape.ts); a line break, CRLF included, is `\n`.
+function escapeControls(text: string): string {
+  // deno-lint-ignore no-control-regex
+  return text.replace(/\r?\n|[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]/g, (c) => {
+    if (c.endsWith("\n")) return "\\n";
+    if (c === "\r") return "\\r";
+    const code = c.charCodeAt(0);
+    return code < 0x80
+      ? `\\x${code.toString(16).padStart(2, "0")}`
+      : `\\u${code.toString(16).padStart(4, "0")}`;
+  });
 }

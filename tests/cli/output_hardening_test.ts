@@ -13,7 +13,7 @@
 
 import assert from "node:assert/strict";
 import { only } from "../_fakes/proc.ts";
-import { MAIN, PERMISSIONS } from "../_fakes/tend.ts";
+import { MAIN, PERMISSIONS, stripAnsi, tend } from "../_fakes/tend.ts";
 
 const dec = new TextDecoder();
 
@@ -93,4 +93,62 @@ Deno.test({
       );
     }
   },
+});
+
+// What ends a line for a terminal or a line splitter (LF, VT, FF, CR, the
+// separators, NEL, U+2028, U+2029, as Python's str.splitlines), and ESC,
+// which starts cursor movement and erasing.
+// deno-lint-ignore no-control-regex
+const BREAKS = /[\n\v\f\r\x1c-\x1e\x85\u2028\u2029\x1b]/;
+
+Deno.test("a child printing CR, VT, FF, NEL, U+2028, U+2029 and ANSI sequences cannot forge another's text record", async () => {
+  const forged = "21:00:00.000 [victim] FORGED";
+  // printf's octal escapes: \033 ESC, \302\205 NEL, \342\200\250 U+2028.
+  const attempts = [
+    ["\\r", "\\r"],
+    ["\\033[2K\\r", "\\x1b[2K\\r"],
+    ["\\033[1A\\033[2K", "\\x1b[1A\\x1b[2K"],
+    ["\\033]0;title\\007", "\\x1b]0;title\\x07"],
+    ["\\v", "\\x0b"],
+    ["\\f", "\\x0c"],
+    ["\\302\\205", "\\u0085"],
+    ["\\342\\200\\250", "\\u2028"],
+    ["\\342\\200\\251", "\\u2029"],
+  ];
+  const script = attempts.map(([raw]) => `printf 'x${raw}${forged}\\n'`).join("; ");
+  for (const color of ["never", "always"]) {
+    await using t = tend([
+      "run",
+      "--color",
+      color,
+      "--restart",
+      "never",
+      "--",
+      "sh",
+      "-c",
+      script + "; printf '\\033[31mred\\033[0m\\n'",
+    ]);
+    assert.equal(await t.exit(), 0, t.transcript());
+    const lines = t.lines.map((line) => color === "always" ? stripAnsi(line) : line);
+    // Every line is one whole record: a time, then tend's or a process's tag.
+    for (const line of lines) {
+      assert.match(line, /^\d\d:\d\d:\d\d\.\d{3} (tend |\[sh\] )/, t.transcript());
+      assert.ok(!BREAKS.test(line), `one line: ${JSON.stringify(line)}`);
+    }
+    assert.ok(!lines.some((l) => l.includes("[victim]") && !l.includes("[sh] x\\")));
+    for (const [, shown] of attempts) {
+      assert.ok(
+        lines.some((l) => l.endsWith(`[sh] x${shown}${forged}`)),
+        `${shown}\n${t.transcript()}`,
+      );
+    }
+    // Colours: only on a colour log, and only SGR; reset at the line's end.
+    const red = t.lines.find((l) => l.includes("red"))!;
+    assert.ok(
+      color === "always"
+        ? red.endsWith("\x1b[31mred\x1b[0m\x1b[0m")
+        : red.endsWith("[sh] \\x1b[31mred\\x1b[0m"),
+      JSON.stringify(red),
+    );
+  }
 });

@@ -186,6 +186,96 @@ Deno.test("a message of tend's own with line breaks stays one text record", asyn
   ]);
 });
 
+// What ends a line for a terminal or for a line splitter: LF, VT, FF, CR,
+// the file/group/record separators, NEL, U+2028 and U+2029 (Python's
+// str.splitlines), and ESC, which starts cursor movement and erasing.
+// deno-lint-ignore no-control-regex
+const BREAKS = /[\n\v\f\r\x1c-\x1e\x85\u2028\u2029\x1b]/;
+
+Deno.test("a child cannot forge another's text record: control characters are escaped, one line per record", async () => {
+  const attempts = [
+    "\r21:00:00.000 [victim] FORGED",
+    "\x1b[2K\r21:00:00.000 [victim] FORGED",
+    "\x1b[1A\x1b[2K21:00:00.000 [victim] FORGED",
+    "\x1b]0;title\x0721:00:00.000 [victim] FORGED",
+    "x\v21:00:00.000 [victim] FORGED",
+    "x\f21:00:00.000 [victim] FORGED",
+    "x\u008521:00:00.000 [victim] FORGED",
+    "x\u202821:00:00.000 [victim] FORGED",
+    "x\u202921:00:00.000 [victim] FORGED",
+    "x\x1c\x1d\x1e\x7f\x00 and a\ttab",
+  ];
+  for (const color of [false, true]) {
+    const out = new Collect();
+    const logger = new Logger({ out, now: fixed, color });
+    // All in one chunk, with plain lines around them (the batch path is
+    // not taken for it), and each alone in a chunk of its own.
+    feed(
+      logger,
+      "evil",
+      1,
+      ["plain before", ...attempts, "plain after"].join("\n") + "\n",
+    );
+    for (const attempt of attempts) feed(logger, "evil", 1, attempt + "\n");
+    await logger.flush();
+    const records = out.text.split("\n").slice(0, -1);
+    assert.equal(records.length, 2 * attempts.length + 2, `colour ${color}`);
+    const bodies = records.map((record) => {
+      // deno-lint-ignore no-control-regex
+      const match = /^\S+ (?:\x1b\[\d+m)?\[evil\](?:\x1b\[0m)? (.*)$/.exec(record);
+      assert.ok(match, `a record of evil: ${JSON.stringify(record)}`);
+      return match[1]!;
+    });
+    for (const body of bodies) {
+      assert.ok(
+        !BREAKS.test(body),
+        `one line, no escape sequence: ${JSON.stringify(body)}`,
+      );
+    }
+    for (
+      const want of [
+        "\\r21:00:00.000 [victim] FORGED",
+        "\\x1b[2K\\r21:00:00.000 [victim] FORGED",
+        "\\x1b[1A\\x1b[2K21:00:00.000 [victim] FORGED",
+        "\\x1b]0;title\\x0721:00:00.000 [victim] FORGED",
+        "x\\x0b21:00:00.000 [victim] FORGED",
+        "x\\u202821:00:00.000 [victim] FORGED",
+        "x\\u008521:00:00.000 [victim] FORGED",
+        "x\\x1c\\x1d\\x1e\\x7f\\x00 and a\ttab",
+      ]
+    ) {
+      assert.equal(
+        bodies.filter((b) => b === want).length,
+        2,
+        `${want}, colour ${color}`,
+      );
+    }
+  }
+});
+
+Deno.test("with colour, a child's SGR colours pass through and are reset at the end of its line", async () => {
+  const out = new Collect();
+  const logger = new Logger({ out, now: fixed, color: true });
+  feed(logger, "web", 1, "\x1b[31mred\n\x1b[1;32mbold green\x1b[2K\n");
+  await logger.flush();
+  const [red, green] = out.lines;
+  assert.ok(red!.endsWith("\x1b[0m \x1b[31mred\x1b[0m"), JSON.stringify(red));
+  assert.ok(
+    green!.endsWith("\x1b[1;32mbold green\\x1b[2K\x1b[0m"),
+    JSON.stringify(green),
+  );
+});
+
+Deno.test("tend's own text records escape control characters too", async () => {
+  const out = new Collect();
+  const logger = new Logger({ out, now: fixed });
+  logger.log("error", "cannot start 'a\rb\x1b[2J\u2028'");
+  await logger.flush();
+  assert.deepEqual(out.lines.map((l) => l.slice(13)), [
+    "tend cannot start 'a\\rb\\x1b[2J\\u2028'",
+  ]);
+});
+
 Deno.test("with colour, each process's tag has its own stable colour", async () => {
   const out = new Collect();
   const logger = new Logger({ out, now: fixed, color: true });
