@@ -12,6 +12,7 @@ import { applyOverrides } from "../config/overrides.ts";
 import { systemClock } from "../os/clock.ts";
 import { DenoSpawner } from "../os/deno_spawner.ts";
 import { signalNumber } from "../os/signals.ts";
+import { fdKind, isNonBlocking } from "../os/stdio.ts";
 import { Logger } from "../output/log.ts";
 import { type LoadResult, Supervisor } from "../supervisor.ts";
 import { parse, RUN_OPTIONS, type RunFlags, runFlags, UsageError } from "./args.ts";
@@ -86,12 +87,25 @@ async function supervise(
   load: (() => Promise<LoadResult>) | null,
   flags: RunFlags,
 ): Promise<number> {
+  const kind = fdKind(1);
   const log = new Logger({
     out: Deno.stdout,
     format: flags.format,
     color: flags.color === "always" ||
       (flags.color === "auto" && Deno.stdout.isTerminal() && !Deno.env.get("NO_COLOR")),
+    // A parent may have made a pipe, a terminal or a socket non-blocking;
+    // only atomic writes survive that whole (see LoggerOptions). A file or
+    // /dev/null never is non-blocking, and takes big writes.
+    atomicWrites: kind !== "file" && kind !== "device",
+    onNotice: note,
   });
+  // Atomic writes cost a pipe most of its speed: once stdout is known to
+  // block (as nearly always), big writes are exact there too.
+  if (log.atomicWrites) {
+    void isNonBlocking(1).then((nonBlocking) => {
+      if (nonBlocking === false) log.atomicWrites = false;
+    });
+  }
   const spawner = new DenoSpawner();
   const supervisor = new Supervisor({
     config,
@@ -127,4 +141,16 @@ async function supervise(
   await spawner.idle(OUTPUT_WAIT_MS);
   await log.flush();
   return code;
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * Says something about tend's own output on stderr, `tend: MESSAGE`:
+ * asynchronously and without waiting, never with writeSync or console.*,
+ * because stderr may be the same stalled (or non-blocking) pipe as stdout,
+ * and a synchronous write to it would stop tend altogether.
+ */
+function note(message: string): void {
+  Deno.stderr.write(encoder.encode(`tend: ${message}\n`)).catch(() => {});
 }

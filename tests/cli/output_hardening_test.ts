@@ -12,8 +12,18 @@
  */
 
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import { only } from "../_fakes/proc.ts";
-import { MAIN, PERMISSIONS, stripAnsi, tend } from "../_fakes/tend.ts";
+import {
+  type LogRecord,
+  MAIN,
+  PERMISSIONS,
+  readLines,
+  stripAnsi,
+  tempDir,
+  tend,
+  TIMEOUT,
+} from "../_fakes/tend.ts";
 
 const dec = new TextDecoder();
 
@@ -31,6 +41,47 @@ const NO_PYTHON: string | null = await (async () => {
   }
   return "needs python3 to hold tend's stdout";
 })();
+
+/** Why tests that mount a tmpfs cannot run here, or null when they can. */
+const NO_TMPFS: string | null = await (async () => {
+  if (Deno.uid() !== 0) return "needs root to mount a small tmpfs";
+  const dir = await Deno.makeTempDir();
+  try {
+    const out = await mount(dir, "size=64k");
+    if (!out.success) return `cannot mount a tmpfs: ${dec.decode(out.stderr).trim()}`;
+    await umount(dir);
+    return null;
+  } catch (error) {
+    return `cannot mount a tmpfs: ${error}`;
+  } finally {
+    await Deno.remove(dir);
+  }
+})();
+
+function mount(dir: string, options: string): Promise<Deno.CommandOutput> {
+  return new Deno.Command("mount", {
+    args: ["-t", "tmpfs", "-o", options, "tmpfs", dir],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+}
+
+async function umount(dir: string): Promise<void> {
+  await new Deno.Command("umount", { args: [dir], stdout: "null", stderr: "null" })
+    .output();
+}
+
+/** Resolves once `test()` is true, checking every 10 ms; fails at TIMEOUT. */
+async function until(
+  what: string,
+  test: () => boolean | Promise<boolean>,
+): Promise<void> {
+  const deadline = performance.now() + TIMEOUT;
+  while (!(await test())) {
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
 
 /** tend's command line under `deno run`, with the start task's permissions. */
 function tendArgv(args: string[]): string[] {
@@ -150,5 +201,218 @@ Deno.test("a child printing CR, VT, FF, NEL, U+2028, U+2029 and ANSI sequences c
         : red.endsWith("[sh] \\x1b[31mred\\x1b[0m"),
       JSON.stringify(red),
     );
+  }
+});
+
+// Runs argv with stdout on a pipe that is O_NONBLOCK (as a parent such as
+// Node can leave it), read in 64 KiB gulps with pauses, so that tend keeps
+// finding it full (EAGAIN); prints what arrived as JSON.
+const NON_BLOCKING_READER = `
+import json, os, re, subprocess, sys, time
+r, w = os.pipe()
+os.set_blocking(w, False)
+p = subprocess.Popen(sys.argv[1:], stdin=subprocess.DEVNULL, stdout=w, stderr=subprocess.PIPE)
+os.close(w)
+chunks = []
+for _ in range(100000):
+    time.sleep(0.005)
+    data = os.read(r, 65536)
+    if not data:
+        break
+    chunks.append(data)
+p.wait(timeout=60)
+out = b"".join(chunks)
+print(json.dumps({
+    "code": p.returncode,
+    "numbers": [int(n) for n in re.findall(rb"\\[seq\\] (\\d+)$", out, re.M)],
+    "final": re.search(rb" tend every process has stopped$", out, re.M) is not None,
+    "stderr": p.stderr.read().decode(),
+}))
+`;
+
+Deno.test({
+  ...only(
+    "on an O_NONBLOCK pipe as stdout, every line of a flood arrives exactly once and in order",
+    NO_PYTHON,
+  ),
+  fn: async () => {
+    const lines = 200_000;
+    const out = await python(
+      NON_BLOCKING_READER,
+      tendArgv(["run", "--restart", "never", "--", "seq", "1", String(lines)]),
+    );
+    const got = JSON.parse(out.stdout) as {
+      code: number;
+      numbers: number[];
+      final: boolean;
+      stderr: string;
+    };
+    assert.equal(got.code, 0, got.stderr || out.stderr);
+    assert.equal(got.numbers.length, lines, "each line once");
+    assert.ok(got.numbers.every((n, i) => n === i + 1), "in order");
+    assert.ok(got.final, "tend's last record came too");
+  },
+});
+
+Deno.test({
+  ...only(
+    "with stdout on a full disk, records are dropped while it is full, and once there is room a record says how many were lost",
+    NO_TMPFS,
+  ),
+  fn: async () => {
+    await using dir = await tempDir();
+    const disk = join(dir.path, "disk");
+    await Deno.mkdir(disk);
+    const out = await mount(disk, "size=256k");
+    assert.ok(out.success, dec.decode(out.stderr));
+    let proc: Deno.ChildProcess | null = null;
+    try {
+      // Room for a few KiB of log, then the disk is full.
+      const filler = join(disk, "filler");
+      await Deno.writeFile(filler, new Uint8Array(232 * 1024));
+      const logFile = join(disk, "tend.log");
+      const child = `i=0; while :; do i=$((i+1)); echo "n $i ${
+        "x".repeat(200)
+      }"; sleep 0.005; done`;
+      proc = new Deno.Command("sh", {
+        args: [
+          "-c",
+          'exec "$@" > "$0"',
+          logFile,
+          ...tendArgv(["run", "--log-format", "json", "--", "sh", "-c", child]),
+        ],
+        stdin: "null",
+        stdout: "null",
+        stderr: "piped",
+      }).spawn();
+      const notes: string[] = [];
+      const stderr = readLines(proc.stderr, (line) => notes.push(line));
+      await until(
+        "a note that the log cannot be written",
+        () => notes.some((n) => n.includes("cannot write the log")),
+      );
+      // Let some records be dropped, then make room.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await Deno.remove(filler);
+
+      const records = async () => {
+        const text = await Deno.readTextFile(logFile);
+        // The record a full disk cut short is no JSON: skip it.
+        return text.split("\n").flatMap((line) => {
+          try {
+            return [JSON.parse(line) as LogRecord];
+          } catch {
+            return [];
+          }
+        });
+      };
+      const numberOf = (r: LogRecord) =>
+        Number(/^\[sh\] n (\d+) /.exec(r.message)?.[1] ?? NaN);
+      await until("records after the one about lost records", async () => {
+        const all = await records();
+        const lost = all.findIndex((r) => r.event === "log-lost");
+        return lost !== -1 &&
+          all.slice(lost).filter((r) => numberOf(r) > 0).length >= 5;
+      });
+      proc.kill("SIGTERM");
+      assert.equal((await proc.status).code, 0);
+      await stderr;
+
+      const all = await records();
+      const at = all.findIndex((r) => r.event === "log-lost");
+      const lost = all[at]!;
+      assert.equal(all.filter((r) => r.event === "log-lost").length, 1);
+      assert.equal(lost.level, "warn");
+      assert.match(
+        lost.message,
+        /^up to \d+ log records? w(as|ere) lost: No space left on device/,
+      );
+      const before = all.slice(0, at).map(numberOf).filter((n) => n > 0);
+      const after = all.slice(at).map(numberOf).filter((n) => n > 0);
+      const gap = after[0]! - before.at(-1)! - 1;
+      assert.ok(gap > 0, "records were dropped while the disk was full");
+      assert.ok(
+        gap <= (lost.lost as number),
+        `${gap} missing, up to ${lost.lost} said lost`,
+      );
+      assert.ok(
+        after.every((n, i) => i === 0 || n === after[i - 1]! + 1),
+        "nothing lost after",
+      );
+      assert.ok(
+        all.at(-1)!.message === "every process has stopped",
+        "tend's last record",
+      );
+      assert.equal(
+        notes.filter((n) => n.includes("cannot write the log")).length,
+        1,
+        notes.join("\n"),
+      );
+      assert.equal(
+        notes.filter((n) => n.includes("written again")).length,
+        1,
+        notes.join("\n"),
+      );
+    } finally {
+      try {
+        proc?.kill("SIGKILL");
+      } catch {
+        // exited
+      }
+      await proc?.status;
+      await umount(disk);
+    }
+  },
+});
+
+Deno.test("when stdout's reader goes away, tend says so once on stderr and goes on supervising", async () => {
+  await using dir = await tempDir();
+  const starts = join(dir.path, "starts");
+  // A child that keeps dying and being restarted, and counts its starts.
+  const child = `echo start >> ${starts}; echo "hello"; exit 3`;
+  const proc = new Deno.Command(Deno.execPath(), {
+    args: tendArgv([
+      "run",
+      "--min-restart-delay",
+      "0.05",
+      "--max-restart-delay",
+      "0.05",
+      "--",
+      "sh",
+      "-c",
+      child,
+    ]).slice(1),
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  try {
+    const stderr = new Response(proc.stderr).text();
+    // Read tend's first line, then close the pipe: its reader has gone.
+    const reader = proc.stdout.getReader();
+    await reader.read();
+    await reader.cancel();
+    const count = async () =>
+      (await Deno.readTextFile(starts).catch(() => "")).split("\n").length - 1;
+    const closedAt = await count();
+    await until(
+      "restarts after stdout went away",
+      async () => await count() >= closedAt + 5,
+    );
+    proc.kill("SIGTERM");
+    assert.equal((await proc.status).code, 0);
+    const notes = (await stderr).split("\n").filter((l) => l !== "");
+    assert.deepEqual(notes.length, 1, notes.join("\n"));
+    assert.match(
+      notes[0]!,
+      /^tend: the log's reader has gone \(Broken pipe \(os error 32\)\)/,
+    );
+  } finally {
+    try {
+      proc.kill("SIGKILL");
+    } catch {
+      // exited
+    }
+    await proc.status;
   }
 });
