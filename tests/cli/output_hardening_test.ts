@@ -416,3 +416,110 @@ Deno.test("when stdout's reader goes away, tend says so once on stderr and goes 
     await proc.status;
   }
 });
+
+/**
+ * Starts tend running a flood with stdout on a pipe the test stops
+ * reading once the child is up, as `tend run | sleep 1000` does; resolves
+ * with the process and its stderr, once the flood has started.
+ */
+async function tendIntoStalledPipe(): Promise<{
+  proc: Deno.ChildProcess;
+  stderr: Promise<string>;
+}> {
+  const proc = new Deno.Command(Deno.execPath(), {
+    args: tendArgv(["run", "--", "sh", "-c", "exec yes flood"]).slice(1),
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stderr = new Response(proc.stderr).text();
+  const reader = proc.stdout.getReader();
+  let text = "";
+  while (!text.includes("[sh] flood\n")) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`tend's stdout ended early: ${text}`);
+    text += dec.decode(value);
+  }
+  // From here on nobody reads: the pipe fills up and tend's writes stall.
+  reader.releaseLock();
+  return { proc, stderr };
+}
+
+/** Waits for `proc` to exit, up to TIMEOUT: far longer than tend's 2 s, far shorter than never. */
+async function exitOf(proc: Deno.ChildProcess): Promise<number> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    const status = await Promise.race([
+      proc.status,
+      new Promise<null>((resolve) => timer = setTimeout(() => resolve(null), TIMEOUT)),
+    ]);
+    assert.ok(status !== null, `tend still runs ${TIMEOUT} ms after SIGTERM`);
+    return status.code;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+Deno.test("with a stdout nobody reads, SIGTERM still ends tend: its output gets a deadline", async () => {
+  const { proc, stderr } = await tendIntoStalledPipe();
+  try {
+    proc.kill("SIGTERM");
+    assert.equal(await exitOf(proc), 0);
+    assert.match(
+      await stderr,
+      /^tend: stdout did not take the log within 2s: exiting with \d+ bytes of the log unwritten\n$/,
+    );
+  } finally {
+    try {
+      proc.kill("SIGKILL");
+    } catch {
+      // exited
+    }
+    await proc.status;
+    await proc.stdout.cancel();
+  }
+});
+
+Deno.test("with a stdout nobody reads, a second stop request ends tend's wait for it at once", async () => {
+  const { proc, stderr } = await tendIntoStalledPipe();
+  try {
+    proc.kill("SIGTERM");
+    // By now the child is gone and tend waits for its stdout (should it
+    // still be stopping the child, the second request ends that wait
+    // too). A different signal: never taken for a repeat of one keypress.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    proc.kill("SIGINT");
+    assert.equal(await exitOf(proc), 0);
+    assert.match(
+      await stderr,
+      /^tend: asked to stop again: exiting with \d+ bytes of the log unwritten\n$/,
+    );
+  } finally {
+    try {
+      proc.kill("SIGKILL");
+    } catch {
+      // exited
+    }
+    await proc.status;
+    await proc.stdout.cancel();
+  }
+});
+
+Deno.test("after a second stop request during the stop, a working stdout still gets tend's last records", async () => {
+  // Regression: the second request, made before tend waited for its
+  // stdout, ended that wait before it began, and the last records were lost.
+  await using t = tend([
+    "run",
+    "--",
+    "sh",
+    "-c",
+    "trap '' TERM; echo ready; while :; do sleep 1; done",
+  ]);
+  await t.line(/\[sh\] ready$/);
+  t.signal("SIGTERM");
+  await t.line(/\[sh\] tend: stopping: sent SIGTERM/);
+  t.signal("SIGINT");
+  assert.equal(await t.exit(), 0, t.transcript());
+  assert.match(t.lines.at(-1)!, / tend every process has stopped$/, t.transcript());
+  assert.equal(t.stderr, "");
+});
