@@ -505,6 +505,56 @@ Deno.test("with a stdout nobody reads, a second stop request ends tend's wait fo
   }
 });
 
+// Runs argv with stdout on a pipe whose reader has already gone; prints
+// the exit status and stderr as JSON.
+const CLOSED_READER = `
+import json, os, subprocess, sys
+r, w = os.pipe()
+os.close(r)
+p = subprocess.run(sys.argv[1:], stdin=subprocess.DEVNULL, stdout=w, stderr=subprocess.PIPE)
+print(json.dumps({"code": p.returncode, "stderr": p.stderr.decode()}))
+`;
+
+Deno.test("tend --version and tend check with stdout on /dev/full say so in one line on stderr and exit 74", async () => {
+  await using dir = await tempDir();
+  const file = await dir.write(
+    "procs.yaml",
+    "processes:\n  web:\n    cmd: [sleep, '1']\n",
+  );
+  for (const args of [["--version"], ["check", file], ["--help"], ["run", "--help"]]) {
+    const out = await new Deno.Command("sh", {
+      args: ["-c", 'exec "$@" > /dev/full', "sh", ...tendArgv(args)],
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    const stderr = dec.decode(out.stderr);
+    assert.equal(out.code, 74, `${args.join(" ")}: ${stderr}`);
+    assert.equal(
+      stderr,
+      "tend: cannot write to stdout: No space left on device (os error 28)\n",
+    );
+  }
+});
+
+Deno.test({
+  ...only(
+    "tend --version and tend check with stdout on a closed pipe exit quietly with 141, as SIGPIPE would",
+    NO_PYTHON,
+  ),
+  fn: async () => {
+    await using dir = await tempDir();
+    const file = await dir.write(
+      "procs.yaml",
+      "processes:\n  web:\n    cmd: [sleep, '1']\n",
+    );
+    for (const args of [["--version"], ["check", file]]) {
+      const out = await python(CLOSED_READER, tendArgv(args));
+      assert.deepEqual(JSON.parse(out.stdout), { code: 141, stderr: "" }, out.stderr);
+    }
+  },
+});
+
 Deno.test("after a second stop request during the stop, a working stdout still gets tend's last records", async () => {
   // Regression: the second request, made before tend waited for its
   // stdout, ended that wait before it began, and the last records were lost.
