@@ -12,7 +12,7 @@ import { applyOverrides } from "../config/overrides.ts";
 import { systemClock } from "../os/clock.ts";
 import { DenoSpawner } from "../os/deno_spawner.ts";
 import { signalNumber } from "../os/signals.ts";
-import { fdKind, isNonBlocking } from "../os/stdio.ts";
+import { isNonBlocking } from "../os/stdio.ts";
 import { Logger } from "../output/log.ts";
 import { type LoadResult, Supervisor } from "../supervisor.ts";
 import { parse, RUN_OPTIONS, type RunFlags, runFlags, UsageError } from "./args.ts";
@@ -93,25 +93,17 @@ async function supervise(
   load: (() => Promise<LoadResult>) | null,
   flags: RunFlags,
 ): Promise<number> {
-  const kind = fdKind(1);
   const log = new Logger({
     out: Deno.stdout,
     format: flags.format,
     color: flags.color === "always" ||
       (flags.color === "auto" && Deno.stdout.isTerminal() && !Deno.env.get("NO_COLOR")),
-    // A parent may have made a pipe, a terminal or a socket non-blocking;
-    // only atomic writes survive that whole (see LoggerOptions). A file or
-    // /dev/null never is non-blocking, and takes big writes.
-    atomicWrites: kind !== "file" && kind !== "device",
+    // A parent may have made stdout (a pipe, a terminal) non-blocking; only
+    // atomic writes survive that whole (see LoggerOptions), until stdout is
+    // known to block (below).
+    atomicWrites: true,
     onNotice: note,
   });
-  // Atomic writes cost a pipe most of its speed: once stdout is known to
-  // block (as nearly always), big writes are exact there too.
-  if (log.atomicWrites) {
-    void isNonBlocking(1).then((nonBlocking) => {
-      if (nonBlocking === false) log.atomicWrites = false;
-    });
-  }
   const spawner = new DenoSpawner();
   const supervisor = new Supervisor({
     config,
@@ -143,6 +135,12 @@ async function supervise(
   let insisted = false;
   void supervisor.insisted.then(() => insisted = true);
   supervisor.start();
+  // Atomic writes cost a pipe or a file most of its speed. Once stdout is
+  // known to block, as nearly always, big writes are exact: ask (after the
+  // start, which this must not delay).
+  void isNonBlocking(1).then((nonBlocking) => {
+    if (nonBlocking === false) log.atomicWrites = false;
+  });
 
   const code = await supervisor.exit;
   // The children are gone. Their last output and tend's last records get

@@ -1,40 +1,12 @@
 /**
- * What tend's own standard streams are open on: how the log writes to
- * stdout depends on it.
+ * What tend's own stdout is like: whether the log may write to it in big
+ * pieces depends on it.
  *
  * @module
  */
 
-import { constants, fstatSync } from "node:fs";
-import { isatty } from "node:tty";
-
-/** What a file descriptor is open on. */
-export type FdKind = "file" | "device" | "terminal" | "pipe" | "socket" | "unknown";
-
-/**
- * What `fd` is open on, from `isatty(3)` and `fstat(2)`: a regular file
- * (or a block device), a terminal, another character device (`/dev/null`),
- * a pipe or FIFO, a socket, or "unknown" when it cannot be told.
- *
- * @example
- * ```ts
- * import { fdKind } from "./stdio.ts";
- * const kind = fdKind(1); // "pipe" under `tend run | cat`
- * ```
- */
-export function fdKind(fd: number): FdKind {
-  try {
-    if (isatty(fd)) return "terminal";
-    const stat = fstatSync(fd);
-    if (stat.isFile() || stat.isBlockDevice()) return "file";
-    if (stat.isFIFO()) return "pipe";
-    if (stat.isSocket()) return "socket";
-    if (stat.isCharacterDevice()) return "device";
-  } catch {
-    // a closed descriptor, say: nothing is known
-  }
-  return "unknown";
-}
+// O_NONBLOCK on Linux for x86 and Arm, where Deno runs.
+const O_NONBLOCK = 0o4000;
 
 /**
  * Whether `fd` is in non-blocking mode (`O_NONBLOCK`, which a parent can
@@ -42,6 +14,15 @@ export function fdKind(fd: number): FdKind {
  * `/proc/PID/fdinfo/FD`: read directly where Deno may (it wants
  * `--allow-all` for /proc), else through `cat`, which needs only
  * `--allow-run`. Null when it cannot be told (no /proc, no `cat`).
+ *
+ * (`node:fs` and `node:tty` would tell a file from a pipe, but importing
+ * them costs every start of tend about 17 ms.)
+ *
+ * @example
+ * ```ts ignore
+ * import { isNonBlocking } from "./stdio.ts";
+ * if (await isNonBlocking(1) === false) console.log("stdout blocks");
+ * ```
  */
 export async function isNonBlocking(fd: number): Promise<boolean | null> {
   const path = `/proc/${Deno.pid}/fdinfo/${fd}`;
@@ -64,5 +45,5 @@ export async function isNonBlocking(fd: number): Promise<boolean | null> {
   }
   // "flags:\t0104001": the open file's status flags, in octal.
   const flags = /^flags:\s*([0-7]+)\s*$/m.exec(text);
-  return flags ? (parseInt(flags[1]!, 8) & constants.O_NONBLOCK) !== 0 : null;
+  return flags ? (parseInt(flags[1]!, 8) & O_NONBLOCK) !== 0 : null;
 }

@@ -1,12 +1,12 @@
 /**
- * What a file descriptor is open on, and whether it is non-blocking: real
- * files, devices and FIFOs opened by the test itself.
+ * Whether a file descriptor is non-blocking: FIFOs opened by the test
+ * itself, both ways.
  */
 
 import assert from "node:assert/strict";
 import { closeSync, constants, openSync } from "node:fs";
 import { join } from "node:path";
-import { fdKind, isNonBlocking } from "../../lib/os/stdio.ts";
+import { isNonBlocking } from "../../lib/os/stdio.ts";
 import { tempDir } from "../_fakes/tend.ts";
 
 async function fifo(dir: string): Promise<string> {
@@ -15,22 +15,6 @@ async function fifo(dir: string): Promise<string> {
   assert.ok(out.success);
   return path;
 }
-
-Deno.test("fdKind tells files, devices, pipes and closed descriptors apart", async () => {
-  await using dir = await tempDir();
-  const cases: [number, string][] = [
-    [openSync(await dir.write("file", "x"), "r"), "file"],
-    [openSync("/dev/null", "w"), "device"],
-    // O_RDWR: opening a FIFO that way does not wait for a reader.
-    [openSync(await fifo(dir.path), "r+"), "pipe"],
-  ];
-  try {
-    for (const [fd, kind] of cases) assert.equal(fdKind(fd), kind);
-    assert.equal(fdKind(987654), "unknown");
-  } finally {
-    for (const [fd] of cases) closeSync(fd);
-  }
-});
 
 Deno.test({
   name: "isNonBlocking reads O_NONBLOCK of a descriptor (Linux)",
