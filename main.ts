@@ -11,7 +11,7 @@
 
 import { UsageError } from "./lib/cli/args.ts";
 import { check } from "./lib/cli/check.ts";
-import { write } from "./lib/cli/console.ts";
+import { write, WriteError } from "./lib/cli/console.ts";
 import { EXIT } from "./lib/cli/exit_codes.ts";
 import { HELP, VERSION } from "./lib/cli/help.ts";
 import { run } from "./lib/cli/run.ts";
@@ -51,15 +51,33 @@ export async function main(args: string[]): Promise<number> {
         throw new UsageError(`unknown command "${command}"`);
     }
   } catch (error) {
+    if (error instanceof WriteError) {
+      // What tend printed could not be written. A reader that left chose
+      // to (`tend check | head`): nothing to say. Otherwise one line, not
+      // a stack trace.
+      if (error.readerGone) return EXIT.BROKEN_PIPE;
+      complain(`tend: cannot write to stdout: ${error.message}\n`);
+      return EXIT.IOERR;
+    }
     if (error instanceof UsageError) {
-      write(Deno.stderr, `tend: ${error.message}\nRun 'tend --help' for usage.\n`);
+      complain(`tend: ${error.message}\nRun 'tend --help' for usage.\n`);
       return EXIT.USAGE;
     }
     if (error instanceof ConfigError) {
-      write(Deno.stderr, `${error.message}\n`);
+      complain(`${error.message}\n`);
       return EXIT.CONFIG;
     }
     throw error;
+  }
+}
+
+// Writes to stderr; when stderr cannot be written either, there is nobody
+// left to tell, and the exit status says what happened.
+function complain(text: string): void {
+  try {
+    write(Deno.stderr, text);
+  } catch (error) {
+    if (!(error instanceof WriteError)) throw error;
   }
 }
 

@@ -5,7 +5,8 @@
  *
  * - a second stop request kills every group at once, but a repeat of the
  *   same signal within 50 ms is the same keypress (`deno task` delivers
- *   one Ctrl-C twice);
+ *   one Ctrl-C twice); it also tells whoever waits on tend's way out to
+ *   stop waiting ({@linkcode Supervisor.insisted});
  * - reloads are serialised and coalesced: a request during a reload gets
  *   the outcome of one more reload that starts after it;
  * - when every process has finished for good, tend exits with the status
@@ -43,6 +44,12 @@ export interface OutputSpawner extends Spawner {
    * `ms` milliseconds, whichever comes first.
    */
   idle(ms: number): Promise<void>;
+  /**
+   * tend is on its way out: the output left in the pipes of children that
+   * have exited is read without waiting for the log, so that their exits
+   * are reported at once, each after its last output.
+   */
+  leaving(): void;
 }
 
 /**
@@ -153,6 +160,13 @@ export class Supervisor {
   readonly events: EventBus = new EventBus();
   /** Settles with tend's exit status once tend is done. */
   readonly exit: Promise<number>;
+  /**
+   * Settles when a stop is requested again while tend is stopping (a
+   * second SIGTERM, not the same keypress): whatever tend still waits for
+   * on its way out (its children's last output, a slow stdout), it should
+   * stop waiting and exit once its children are gone.
+   */
+  readonly insisted: Promise<void>;
 
   #config: Config;
   #load: (() => Promise<LoadResult>) | null;
@@ -162,6 +176,7 @@ export class Supervisor {
   #signalNumber: (signal: SignalName) => number;
   #outputWait: number;
   #finish!: (code: number) => void;
+  #insist!: () => void;
   #stopping: Promise<void> | null = null;
   #firstStop: { signal: string; at: number } | null = null;
   #health: Health;
@@ -181,6 +196,7 @@ export class Supervisor {
     this.#signalNumber = options.signalNumber;
     this.#outputWait = options.outputWait ?? 2000;
     this.exit = new Promise((resolve) => this.#finish = resolve);
+    this.insisted = new Promise((resolve) => this.#insist = resolve);
     const log = this.#log;
     this.#health = new Health({
       prober: options.prober,
@@ -243,10 +259,12 @@ export class Supervisor {
   shutdown(code = 0): Promise<void> {
     return this.#stopping ??= (async () => {
       this.#phase({ type: "stopping", code });
+      // Exits are reported right after their output, however slow the log.
+      this.#spawner.leaving();
       await this.monitor.stopService();
       this.#health.close();
       this.#sockets?.close();
-      await this.#spawner.idle(this.#outputWait);
+      await Promise.race([this.#spawner.idle(this.#outputWait), this.insisted]);
       this.#log.log("info", "every process has stopped");
       this.#finish(code);
     })();
@@ -277,6 +295,7 @@ export class Supervisor {
     if (first?.signal === signal && now - first.at < SAME_KEYPRESS_MS) return "repeat";
     this.#log.log("warn", `${signal} again: sending SIGKILL to every process group`);
     this.kill();
+    this.#insist();
     return "killing";
   }
 
@@ -426,6 +445,7 @@ export class Supervisor {
     const text = error instanceof Error ? error.stack ?? error.message : String(error);
     this.#log.log("error", `internal failure: ${text}`);
     this.#health.close();
+    this.#spawner.leaving();
     void this.monitor.stopService();
     this.kill();
     this.#finish(1);

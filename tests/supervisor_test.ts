@@ -107,6 +107,36 @@ Deno.test("interrupt(): the same signal again within 50 ms is the same keypress,
   assert.deepEqual(reactor.last.signals, ["SIGTERM", "SIGKILL"]);
 });
 
+Deno.test("a stop tells the spawner tend is leaving, and a stop request during it settles insisted", async () => {
+  const { reactor, supervisor } = setUp({ a: { argv: ["a"] } });
+  supervisor.start();
+  reactor.last.ignoreTerm = true;
+  assert.equal(reactor.left, false);
+  assert.equal(supervisor.interrupt("SIGTERM"), "stopping");
+  assert.equal(reactor.left, true, "exits are reported after their output, at once");
+  assert.equal(await settled(reactor, supervisor.insisted), "pending");
+  await reactor.advance(0.049);
+  assert.equal(supervisor.interrupt("SIGTERM"), "repeat");
+  assert.equal(
+    await settled(reactor, supervisor.insisted),
+    "pending",
+    "the same keypress",
+  );
+  assert.equal(supervisor.interrupt("SIGINT"), "killing");
+  assert.equal(await settled(reactor, supervisor.insisted), undefined);
+  assert.equal(await settled(reactor, supervisor.exit), 0);
+});
+
+Deno.test("a stop request after everything finished settles insisted too", async () => {
+  const { reactor, supervisor } = setUp({ a: { argv: ["a"], restart: "never" } });
+  supervisor.start();
+  reactor.last.processEnded({ code: 0, signal: null });
+  assert.equal(await settled(reactor, supervisor.exit), 0);
+  // tend waits for its stdout on its way out; SIGTERM ends that wait.
+  assert.equal(supervisor.interrupt("SIGTERM"), "killing");
+  assert.equal(await settled(reactor, supervisor.insisted), undefined);
+});
+
 Deno.test("shutdown() twice is one stop, and exit settles once every child is gone", async () => {
   const { reactor, supervisor } = setUp({ a: { argv: ["a"] } });
   supervisor.start();

@@ -12,6 +12,14 @@ export const EXIT = {
   INTERNAL: 1,
   /** Bad command-line usage (EX_USAGE). */
   USAGE: 64,
+  /** What tend had to print could not be written: a full disk, say (EX_IOERR). */
+  IOERR: 74,
   /** An invalid config file; nothing was started (EX_CONFIG). */
   CONFIG: 78,
+  /**
+   * The reader of what tend printed went away (EPIPE): 128 + SIGPIPE, the
+   * status of any writer SIGPIPE ends (`yes | head`). Deno ignores
+   * SIGPIPE, so tend gives it itself; `set -o pipefail` sees the same.
+   */
+  BROKEN_PIPE: 141,
 } as const;

@@ -43,6 +43,7 @@ Signals:
 Exit status:
   0   stopped on request, every child gone
   64  bad usage    78  invalid config    1  internal failure
+  74  what --version, --help or check prints could not be written (141: its reader had gone)
   When every process has finished for good (restart: never or on-failure): 0 if
   each last exit was code 0, else the first failed process's status (its exit
   code, 128+N if signal N killed it, 127 if it could not be started).

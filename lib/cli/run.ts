@@ -21,6 +21,7 @@ import { DenoSpawner } from "../os/deno_spawner.ts";
 import { NotifySockets } from "../os/notify.ts";
 import { DenoProber } from "../os/probes.ts";
 import { signalNumber } from "../os/signals.ts";
+import { isNonBlocking } from "../os/stdio.ts";
 import { Logger } from "../output/log.ts";
 import { type LoadResult, Supervisor } from "../supervisor.ts";
 import {
@@ -38,8 +39,14 @@ import { guardSignals, handleSignals } from "./signals.ts";
 import { startSystem } from "./system.ts";
 
 // How long tend, on its way out, waits for its children's last output to be
-// read (a slow log holds it back, or members of a group hold the pipes).
+// read (members of a group may hold the pipes), and then for its log to be
+// written (a slow or stalled stdout holds it back).
 const OUTPUT_WAIT_MS = 2000;
+
+// How long the log still gets once the children are gone, when a second
+// stop request came during the stop: plenty for a working stdout to take
+// the last records, even on a busy machine.
+const LAST_WORDS_MS = 500;
 
 /**
  * Runs `tend run` and resolves with its exit status.
@@ -120,6 +127,11 @@ async function supervise(
     format: flags.format,
     color: flags.color === "always" ||
       (flags.color === "auto" && Deno.stdout.isTerminal() && !Deno.env.get("NO_COLOR")),
+    // A parent may have made stdout (a pipe, a terminal) non-blocking; only
+    // atomic writes survive that whole (see LoggerOptions), until stdout is
+    // known to block (below).
+    atomicWrites: true,
+    onNotice: note,
   });
   const spawner = new DenoSpawner({ onWarning: (message) => log.log("warn", message) });
   const supervisor = new Supervisor({
@@ -159,12 +171,65 @@ async function supervise(
   );
   // Reaping (PID 1, --subreaper) and sd_notify; before the first spawn.
   const system = startSystem(supervisor, log, { subreaper: flags.subreaper });
+  let insisted = false;
+  void supervisor.insisted.then(() => insisted = true);
   supervisor.start();
+  // Atomic writes cost a pipe or a file most of its speed. Once stdout is
+  // known to block, as nearly always, big writes are exact: ask (after the
+  // start, which this must not delay).
+  void isNonBlocking(1).then((nonBlocking) => {
+    if (nonBlocking === false) log.atomicWrites = false;
+  });
 
   const code = await supervisor.exit;
+  // Orphans left (as PID 1 or a subreaper) are stopped now, like a group.
   await system.stop();
+  // The children are gone. Their last output and tend's last records get
+  // a deadline to be written, and a further stop request ends the wait at
+  // once: a stdout that is not read (`| sleep`, a stopped pager) must not
+  // hold tend, and nothing but exiting ends a write stuck in the kernel
+  // (main.ts exits with Deno.exit, which does).
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const outcome = await Promise.race([
+    (async () => {
+      await spawner.idle(OUTPUT_WAIT_MS);
+      await log.flush();
+      return "written" as const;
+    })(),
+    new Promise<"late">((resolve) =>
+      timer = setTimeout(
+        () => resolve("late"),
+        insisted ? LAST_WORDS_MS : OUTPUT_WAIT_MS,
+      )
+    ),
+    // Asked again before this wait: the last records still get LAST_WORDS_MS.
+    ...insisted ? [] : [supervisor.insisted.then(() => "insisted" as const)],
+  ]);
+  clearTimeout(timer);
   stopListening();
-  await spawner.idle(OUTPUT_WAIT_MS);
-  await log.flush();
+  const left = log.unwritten;
+  if (outcome !== "written" && left > 0) {
+    const why = outcome === "insisted" || insisted
+      ? "asked to stop again"
+      : `stdout did not take the log within ${OUTPUT_WAIT_MS / 1000}s`;
+    // stderr may be stuck too (`2>&1`): the note gets a moment, no more.
+    await Promise.race([
+      note(`${why}: exiting with ${left} bytes of the log unwritten`),
+      new Promise((resolve) => setTimeout(resolve, 100)),
+    ]);
+  }
   return code;
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * Says something about tend's own output on stderr, `tend: MESSAGE`:
+ * asynchronously, and waited for only on the way out (briefly), never
+ * with writeSync or console.*: stderr may be the same stalled (or
+ * non-blocking) pipe as stdout, and a synchronous write to it would stop
+ * tend altogether.
+ */
+function note(message: string): Promise<unknown> {
+  return Deno.stderr.write(encoder.encode(`tend: ${message}\n`)).catch(() => {});
 }

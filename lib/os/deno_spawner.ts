@@ -66,6 +66,13 @@ export interface DenoSpawnerOptions {
    * exit, which may come after its kill timer fires. @default true
    */
   peekExits?: boolean;
+  /**
+   * Once tend is leaving (see {@linkcode DenoSpawner.leaving}), how many
+   * bytes of a dead child's stream are read without waiting for the log
+   * (and one read more): more than its pipe holds, fewer than a writer
+   * outside the group could pour in. @default 1 MiB
+   */
+  leaveBytes?: number;
 }
 
 /**
@@ -84,10 +91,12 @@ export class DenoSpawner implements Spawner {
   #drainGrace: number;
   #drainLimit: number;
   #readSize: number;
+  #leaveBytes: number;
   #groups: GroupWatcher;
   #peek: ((pid: number) => boolean | null) | null;
   // Output streams still being read, with whether each waits on the log.
   #pumps = new Set<Pump>();
+  #leaving = false;
 
   /** Builds a spawner. */
   constructor(options: DenoSpawnerOptions = {}) {
@@ -99,7 +108,21 @@ export class DenoSpawner implements Spawner {
       maxInterval: options.maxPollInterval ?? 1000,
       onWarning: options.onWarning,
     });
+    this.#leaveBytes = options.leaveBytes ?? 1024 * 1024;
     this.#peek = (options.peekExits ?? true) && canPeekExits() ? hasExited : null;
+  }
+
+  /**
+   * tend is on its way out. From now on, what is left in the pipes of a
+   * child whose leader has exited is read at once, without waiting for
+   * the log (up to `leaveBytes` a stream), so that its exit is reported
+   * right after its last output however slow the log is: a log that is
+   * not read at all must not hold tend's exit, and the exit must not come
+   * before the output it ends (as it did at the drain limit).
+   */
+  leaving(): void {
+    this.#leaving = true;
+    for (const pump of this.#pumps) if (pump.reaped) this.#release(pump);
   }
 
   /**
@@ -142,6 +165,10 @@ export class DenoSpawner implements Spawner {
     ];
     proc.status.then(toExitStatus, unnamedSignal).then(async (status) => {
       child.exited = true;
+      for (const pump of pumps) {
+        pump.reaped = true;
+        if (this.#leaving) this.#release(pump);
+      }
       const groupAlive = await this.#groups.alive(proc.pid);
       // Report the exit after the last of its output, unless members of its
       // group live on (they may hold the pipes) or something else keeps the
@@ -180,6 +207,9 @@ export class DenoSpawner implements Spawner {
       blocked: false,
       finished: false,
       out,
+      reaped: false,
+      free: null,
+      wake: null,
     };
     pump.done = readAll(stream, out, this.#readSize, pump).finally(() => {
       pump.finished = true;
@@ -212,6 +242,13 @@ export class DenoSpawner implements Spawner {
       this.#pumps.delete(pump);
     }
   }
+
+  // Lets a dead child's stream be read without waiting for the log.
+  #release(pump: Pump): void {
+    if (pump.finished || pump.free !== null) return;
+    pump.free = this.#leaveBytes;
+    pump.wake?.();
+  }
 }
 
 // How often a drain wait looks at whether the log holds the streams back.
@@ -225,6 +262,13 @@ interface Pump {
   // Whether it reached end of file (or a read error).
   finished: boolean;
   out: OutputHandler;
+  // Whether its child's leader has exited.
+  reaped: boolean;
+  // Bytes it may still read without waiting for the log, once released
+  // (see leaving()); null before.
+  free: number | null;
+  // Ends a wait for the log, when it is in one.
+  wake: (() => void) | null;
 }
 
 // Stop signals after which SIGCONT would undo the stop or add nothing.
@@ -309,9 +353,15 @@ async function readAll(
       const { value, done } = await reader.read(buffer);
       if (done || value === undefined) break;
       const wait = out.write(value);
-      if (wait) {
+      if (pump.free !== null && pump.free > 0) {
+        pump.free -= value.length;
+      } else if (wait) {
         pump.blocked = true;
-        await wait;
+        await new Promise<void>((resolve) => {
+          pump.wake = resolve;
+          wait.then(resolve, resolve);
+        });
+        pump.wake = null;
         pump.blocked = false;
       }
       buffer = value.length === value.buffer.byteLength && value.length < max
