@@ -25,7 +25,9 @@ import type { Clock, Spawner } from "./core/ports.ts";
 import { planReload } from "./core/reload.ts";
 import type { SignalName } from "./core/signals.ts";
 import type { Config } from "./config/load.ts";
+import { framedOutput, teeLines } from "./output/framer.ts";
 import type { Logger } from "./output/log.ts";
+import { OutputRing } from "./output/ring.ts";
 
 /** A spawner that can also tell when its children's output has been read. */
 export interface OutputSpawner extends Spawner {
@@ -81,6 +83,11 @@ export interface SupervisorOptions {
    * output to be read. @default 2000
    */
   outputWait?: number;
+  /**
+   * Where each process's recent output is kept, for `tend logs`; `null`
+   * keeps none (a benchmark's baseline). @default a new OutputRing
+   */
+  ring?: OutputRing | null;
 }
 
 /** What {@linkcode Supervisor.interrupt} did with a stop request. */
@@ -109,6 +116,8 @@ export class Supervisor {
   readonly events: EventBus = new EventBus();
   /** Settles with tend's exit status once tend is done. */
   readonly exit: Promise<number>;
+  /** Each process's recent output (empty when built with `ring: null`). */
+  readonly ring: OutputRing;
 
   #config: Config;
   #load: (() => Promise<LoadResult>) | null;
@@ -122,6 +131,7 @@ export class Supervisor {
   #firstStop: { signal: string; at: number } | null = null;
   #reloading: Promise<ReloadReport> | null = null;
   #nextReload: Promise<ReloadReport> | null = null;
+  #reloadListeners: ((report: ReloadReport) => void)[] = [];
 
   /** Builds a supervisor with its processes added but not started. */
   constructor(options: SupervisorOptions) {
@@ -134,6 +144,8 @@ export class Supervisor {
     this.#outputWait = options.outputWait ?? 2000;
     this.exit = new Promise((resolve) => this.#finish = resolve);
     const log = this.#log;
+    const ring = options.ring === undefined ? new OutputRing() : options.ring;
+    this.ring = ring ?? new OutputRing();
     this.events.on((event) => log.event(event));
     this.events.on((event) => {
       if (event.type === "not-restarting") queueMicrotask(() => this.#checkAllDone());
@@ -144,7 +156,15 @@ export class Supervisor {
       timing: this.#config.timing,
       sink: {
         event: (event: MonitorEvent) => this.events.emit(event),
-        output: (name, pid, stream) => log.output(name, pid, stream),
+        // The ring sees every line before the log does, through the same
+        // framer; the log's back-pressure still paces the child.
+        output: ring === null
+          ? (name, pid, stream) => log.output(name, pid, stream)
+          : (name, pid, stream) =>
+            framedOutput(
+              teeLines(ring.lines(name, pid, stream), log.lines(name, pid, stream)),
+              () => log.backpressure(),
+            ),
       },
     });
     for (const [name, spec] of Object.entries(this.#config.processes)) {
@@ -155,6 +175,28 @@ export class Supervisor {
   /** The config in force: the first one, or the last that reloaded cleanly. */
   get config(): Config {
     return this.#config;
+  }
+
+  /** Whether there is a file to reload (not so for `tend run -- CMD`). */
+  get canReload(): boolean {
+    return this.#load !== null;
+  }
+
+  /** The monitor clock's time now, in milliseconds (what status times count in). */
+  now(): number {
+    return this.#clock.now();
+  }
+
+  /**
+   * Calls `listener` after each reload that changed the set of processes
+   * or their specs (each clean reload, whoever asked); returns a function
+   * that stops.
+   */
+  onReload(listener: (report: ReloadReport) => void): () => void {
+    this.#reloadListeners = [...this.#reloadListeners, listener];
+    return () => {
+      this.#reloadListeners = this.#reloadListeners.filter((l) => l !== listener);
+    };
   }
 
   /** Whether a stop was requested (by a signal, or because all was done). */
@@ -179,6 +221,16 @@ export class Supervisor {
       this.#log.log("info", "every process has stopped");
       this.#finish(code);
     })();
+  }
+
+  /**
+   * A stop asked for by a command (`tend shutdown`): logged with who
+   * asked, then {@linkcode shutdown} with status 0. Asking again while
+   * stopping changes nothing (unlike a second SIGTERM, which kills).
+   */
+  requestShutdown(source: string): Promise<void> {
+    if (!this.stopping) this.#log.log("info", `${source}: stopping every process`);
+    return this.shutdown(0);
   }
 
   /** Sends SIGKILL to every process group that is left, now. */
@@ -375,7 +427,10 @@ export class Supervisor {
     this.#config = next;
     this.monitor.setTiming(next.timing);
     const plan = planReload(this.monitor.processes, next.processes);
-    for (const name of plan.removed) this.monitor.removeProcess(name);
+    for (const name of plan.removed) {
+      this.monitor.removeProcess(name);
+      this.ring.forget(name);
+    }
     for (const [name, spec] of plan.added) this.monitor.addProcess(name, spec);
     for (const [name, spec] of plan.changed) this.monitor.updateProcess(name, spec);
     const report = {
@@ -390,6 +445,14 @@ export class Supervisor {
       `reloaded ${file}: ${report.added.length} added, ${report.removed.length} ` +
         `removed, ${report.changed.length} changed, ${report.unchanged.length} unchanged`,
     );
+    for (const listener of this.#reloadListeners) {
+      try {
+        listener(report);
+      } catch (error) {
+        // A listener's failure (a follower's stream, say) is not the reload's.
+        this.#log.log("error", `after the reload: ${String(error)}`);
+      }
+    }
     // The reload may have removed the last process that could still run.
     this.#checkAllDone();
     return report;

@@ -56,6 +56,7 @@ export const RUN_OPTIONS = {
   "restart": { type: "string" },
   "log-format": { type: "string" },
   "color": { type: "string" },
+  "socket": { type: "string" },
   ...HELP_OPTION,
 } as const;
 
@@ -65,6 +66,8 @@ export interface RunFlags extends Overrides {
   format: LogFormat;
   /** When to colour text records. */
   color: "auto" | "always" | "never";
+  /** The control socket (`--socket PATH`). */
+  socket?: string;
 }
 
 const FLAG_TIMING: Readonly<Record<string, keyof Timing>> = {
@@ -104,5 +107,12 @@ export function runFlags(
   if (color !== "auto" && color !== "always" && color !== "never") {
     throw new UsageError(`--color must be auto, always or never, not "${color}"`);
   }
-  return { timing, restart: restart as RestartPolicy | undefined, format, color };
+  const socket = values["socket"];
+  return {
+    timing,
+    restart: restart as RestartPolicy | undefined,
+    format,
+    color,
+    ...(typeof socket === "string" ? { socket } : {}),
+  };
 }

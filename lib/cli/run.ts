@@ -18,6 +18,7 @@ import { parse, RUN_OPTIONS, type RunFlags, runFlags, UsageError } from "./args.
 import { write } from "./console.ts";
 import { EXIT } from "./exit_codes.ts";
 import { HELP, VERSION } from "./help.ts";
+import { claimControl, type ControlPlane } from "./serve.ts";
 import { handleSignals } from "./signals.ts";
 
 // How long tend, on its way out, waits for its children's last output to be
@@ -61,7 +62,21 @@ export async function run(args: string[]): Promise<number> {
   }
   const problem = applyOverrides(config, flags);
   if (problem !== null) throw new UsageError(problem);
-  return await supervise(config, file === null ? null : reloader(file, flags), flags);
+  // The instance lock comes before anything starts: a second tend of the
+  // same instance exits here (75), having started nothing.
+  const argv = dashes === -1 ? null : args.slice(dashes + 1);
+  const control = await claimControl({ socket: flags.socket, config, file, argv });
+  if (typeof control === "number") return control;
+  try {
+    return await supervise(
+      config,
+      file === null ? null : reloader(file, flags),
+      flags,
+      control,
+    );
+  } finally {
+    control.release();
+  }
 }
 
 // Reads the file again, with the flags applied, for a reload.
@@ -85,6 +100,7 @@ async function supervise(
   config: Config,
   load: (() => Promise<LoadResult>) | null,
   flags: RunFlags,
+  control: ControlPlane,
 ): Promise<number> {
   const log = new Logger({
     out: Deno.stdout,
@@ -120,10 +136,12 @@ async function supervise(
       count === 1 ? "" : "es"
     } from ${config.file} (pid ${Deno.pid})`,
   );
+  control.attach(supervisor, log);
   supervisor.start();
 
   const code = await supervisor.exit;
   stopListening();
+  await control.close();
   await spawner.idle(OUTPUT_WAIT_MS);
   await log.flush();
   return code;

@@ -79,6 +79,12 @@ export const TOP_ROWS: readonly KeyRow[] = [
     doc: "the processes to run, by name",
     read: () => undefined,
   },
+  {
+    key: "socket",
+    aliases: ["sock", "controlsocket", "unixsocket"],
+    doc: "the control socket's path, relative to this file's folder",
+    read: readCwd,
+  },
 ];
 
 // A row whose value goes into the spec under its own key.

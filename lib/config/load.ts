@@ -38,6 +38,8 @@ export interface Config {
   timing: Timing;
   /** The processes by name, in the order the file lists them. */
   processes: Record<string, ProcessSpec>;
+  /** The control socket's absolute path (`socket:`), when the file sets one. */
+  socket?: string;
 }
 
 /**
@@ -143,10 +145,12 @@ function readTop(c: Checker, file: string, ctx: ReadContext): Config | undefined
     const value = top.get(key)?.value;
     if (typeof value === "number") timing[key] = value;
   }
+  const socket = top.get("socket")?.value;
   return {
     file,
     timing,
     processes: readProcesses(c, processes.entry, top, ctx),
+    ...(typeof socket === "string" ? { socket } : {}),
   };
 }
 
