@@ -29,7 +29,7 @@ import {
   UnknownProcessError,
 } from "../core/monitor.ts";
 import { normalizeSignal } from "../core/signals.ts";
-import { NAME_PATTERN } from "../core/spec.ts";
+import { NAME_PATTERN, type ProcessSpec } from "../core/spec.ts";
 import type { FollowItem } from "../output/ring.ts";
 import type { Supervisor } from "../supervisor.ts";
 
@@ -337,9 +337,11 @@ export class ControlApi {
     const toIso = this.#clockToIso();
     const statuses = this.#supervisor.status();
     const wanted = names === null ? null : new Set(names);
+    // The specs once, not once per process: status stays linear.
+    const specs = this.#supervisor.monitor.processes;
     return statuses
       .filter((s) => wanted === null || wanted.has(s.name))
-      .map((s) => this.#toJson(s, toIso));
+      .map((s) => this.#toJson(s, toIso, specs));
   }
 
   #status(query: URLSearchParams): Response {
@@ -370,8 +372,9 @@ export class ControlApi {
   #toJson(
     s: ProcessStatus,
     toIso: (ms: number | null) => string | null,
+    specs: Record<string, ProcessSpec> = this.#supervisor.monitor.processes,
   ): ProcessStatusJson {
-    const spec = this.#supervisor.monitor.processes[s.name];
+    const spec = Object.hasOwn(specs, s.name) ? specs[s.name] : undefined;
     const argv = spec?.argv ?? [];
     const isShell = argv.length === 3 && argv[0] === "/bin/sh" && argv[1] === "-c";
     return {
@@ -497,29 +500,27 @@ export class ControlApi {
       : DEFAULT_LINES;
     const follow = flag(query, "follow");
     const ring = this.#supervisor.ring;
-    if (!follow) {
-      const text = ring.tail(names, lines).map((line) =>
-        logRecord({ kind: "line", ...line }, this.#now)
-      ).join("");
-      return new Response(text, { headers: NDJSON });
-    }
     this.#checkStreams();
     let wakeUp: (() => void) | null = null;
     let done = false;
-    const follower = ring.follow(names, lines, () => {
-      const wake = wakeUp;
+    const wake = () => {
+      const resolve = wakeUp;
       wakeUp = null;
-      wake?.();
-    });
+      resolve?.();
+    };
+    // Without follow, a reader of what the rings hold now, sent in pieces
+    // as the client takes them (a thousand processes' lines are not built
+    // into one string); with it, a follower that goes on.
+    const follower = follow
+      ? ring.follow(names, lines, wake)
+      : ring.reader(names, lines);
     let controller!: ReadableStreamDefaultController<Uint8Array>;
     const end = () => {
       if (done) return;
       done = true;
       follower.close();
       this.#streams.delete(end);
-      const wake = wakeUp;
-      wakeUp = null;
-      wake?.();
+      wake();
       try {
         controller.close();
       } catch {
@@ -540,6 +541,10 @@ export class ControlApi {
             c.enqueue(
               encoder.encode(items.map((i) => logRecord(i, this.#now)).join("")),
             );
+            return;
+          }
+          if (follower.done) {
+            end();
             return;
           }
           await new Promise<void>((resolve) => wakeUp = resolve);
@@ -612,7 +617,11 @@ export class ControlApi {
     const body = new ReadableStream<Uint8Array>({
       start: (c) => {
         controller = c;
-        for (const status of this.statusJson()) send(status);
+        // The first picture is sent whole, however many processes: it is
+        // as big as the status, and a dashboard needs all of it.
+        for (const status of this.statusJson()) {
+          c.enqueue(encoder.encode(JSON.stringify(status) + "\n"));
+        }
       },
       cancel: () => end(),
     }, new ByteLengthQueuingStrategy({ highWaterMark: STREAM_QUEUE }));

@@ -204,17 +204,26 @@ export class ProcessRing {
     const time = this.#store.now();
     const at = this.#reserveBytes(to - from);
     this.#copyIn(bytes, from, to);
-    let seq = this.#store.nextSeq(count - skip);
+    const n = count - skip;
+    this.#reserveSlots(n);
+    // The hot loop: numbers into the index, no calls, no allocation.
+    const slots = this.#slots;
+    const lineStarts = this.#starts, lens = this.#lens, times = this.#times;
+    const seqs = this.#seqs, pids = this.#pids, streams = this.#streams;
+    let slot = this.#slot(this.#end);
+    let seq = this.#store.nextSeq(n);
+    const delta = at - from;
     for (let i = skip; i < count; i++) {
-      this.#index(
-        at + (starts[i]! - from),
-        ends[i]! - starts[i]!,
-        time,
-        seq++,
-        pid,
-        stream,
-      );
+      const start = starts[i]!;
+      lineStarts[slot] = delta + start;
+      lens[slot] = ends[i]! - start;
+      times[slot] = time;
+      seqs[slot] = seq++;
+      pids[slot] = pid;
+      streams[slot] = stream;
+      if (++slot === slots) slot = 0;
     }
+    this.#end += n;
     this.#store.wake();
   }
 
@@ -229,20 +238,36 @@ export class ProcessRing {
   // Makes room for `n` more bytes at the head, growing the buffer up to
   // maxBytes and then evicting the oldest lines; returns where they go.
   #reserveBytes(n: number): number {
-    while (true) {
-      const oldest = this.#first === this.#end
-        ? this.#head
-        : this.#startOf(this.#first);
-      const used = this.#head - oldest;
-      if (used + n <= this.#buf.length) return this.#head;
-      if (this.#buf.length < this.#maxBytes) {
-        let size = Math.max(MIN_BYTES, this.#buf.length * 2);
-        while (size < used + n) size *= 2;
-        this.#growBytes(Math.min(size, this.#maxBytes), oldest, used);
-        continue;
-      }
-      this.#first++;
+    const head = this.#head;
+    const oldest = this.#first === this.#end ? head : this.#startOf(this.#first);
+    const used = head - oldest;
+    if (used + n <= this.#buf.length) return head;
+    if (this.#buf.length < this.#maxBytes) {
+      let size = Math.max(MIN_BYTES, this.#buf.length * 2);
+      while (size < used + n) size *= 2;
+      this.#growBytes(Math.min(size, this.#maxBytes), oldest, used);
+      if (used + n <= this.#buf.length) return head;
     }
+    // Full: the oldest lines go until the kept bytes start at `limit`.
+    const limit = head + n - this.#buf.length;
+    const starts = this.#starts;
+    const slots = this.#slots;
+    let slot = this.#slot(this.#first);
+    while (this.#first < this.#end && starts[slot]! < limit) {
+      this.#first++;
+      if (++slot === slots) slot = 0;
+    }
+    return head;
+  }
+
+  // Makes room for `n` more lines in the index (n <= maxLines), growing it
+  // up to maxLines and then evicting the oldest lines.
+  #reserveSlots(n: number): void {
+    const kept = this.#end - this.#first;
+    if (kept + n <= this.#slots) return;
+    if (this.#slots < this.#maxLines) this.#growSlots(kept + n);
+    const over = this.#end - this.#first + n - this.#slots;
+    if (over > 0) this.#first += over;
   }
 
   // Moves the bytes still kept to the start of a bigger buffer.
@@ -281,8 +306,7 @@ export class ProcessRing {
     return out;
   }
 
-  // Adds a line to the index, growing it up to maxLines and then evicting
-  // the oldest line.
+  // Adds one line to the index.
   #index(
     start: number,
     len: number,
@@ -291,10 +315,7 @@ export class ProcessRing {
     pid: number,
     stream: number,
   ): void {
-    if (this.#end - this.#first === this.#slots) {
-      if (this.#slots < this.#maxLines) this.#growSlots();
-      else this.#first++;
-    }
+    this.#reserveSlots(1);
     const slot = this.#slot(this.#end++);
     this.#starts[slot] = start;
     this.#lens[slot] = len;
@@ -304,8 +325,10 @@ export class ProcessRing {
     this.#streams[slot] = stream;
   }
 
-  #growSlots(): void {
-    const size = Math.min(this.#maxLines, Math.max(MIN_SLOTS, this.#slots * 2));
+  #growSlots(need: number): void {
+    let size = Math.max(MIN_SLOTS, this.#slots * 2);
+    while (size < need) size *= 2;
+    size = Math.min(this.#maxLines, size);
     const starts = new Float64Array(size);
     const lens = new Int32Array(size);
     const times = new Float64Array(size);
@@ -415,14 +438,19 @@ export class OutputRing {
    * merged in the order they were written.
    */
   tail(names: readonly string[] | null, n: number): KeptLine[] {
-    const follower = new RingFollower(this, names, n, () => {});
-    try {
-      return follower.take(Infinity).flatMap((item) =>
-        item.kind === "line" ? [lineOf(item)] : []
-      );
-    } finally {
-      follower.close();
-    }
+    return this.reader(names, n).take(Infinity).flatMap((item) =>
+      item.kind === "line" ? [lineOf(item)] : []
+    );
+  }
+
+  /**
+   * A reader of the last `n` lines of each named process (every process
+   * for `null`) as they are now: it reads in pieces, like a follower, but
+   * stops at the lines the rings held when it was made (and is
+   * {@linkcode RingFollower.done} then), so a long answer needs no copy.
+   */
+  reader(names: readonly string[] | null, n: number): RingFollower {
+    return new RingFollower(this, names, n, null);
   }
 
   /**
@@ -488,28 +516,50 @@ export class RingFollower {
   #store: OutputRing;
   #names: ReadonlySet<string> | null;
   #cursors = new Map<ProcessRing, number>();
-  #wake: () => void;
+  // For a reader (no wake): where each ring ended when it was made.
+  #limits: Map<ProcessRing, number> | null;
+  #wake: (() => void) | null;
   #closed = false;
 
-  /** Builds a follower; see {@linkcode OutputRing.follow}. */
+  /**
+   * Builds a follower (see {@linkcode OutputRing.follow}), or, with no
+   * `wake`, a reader (see {@linkcode OutputRing.reader}).
+   */
   constructor(
     store: OutputRing,
     names: readonly string[] | null,
     n: number,
-    wake: () => void,
+    wake: (() => void) | null,
   ) {
     this.#store = store;
     this.#names = names === null ? null : new Set(names);
     this.#wake = wake;
+    this.#limits = wake === null ? new Map() : null;
     for (const ring of store.current()) {
       if (this.#names === null || this.#names.has(ring.name)) {
         this.#cursors.set(ring, Math.max(ring.first, ring.end - Math.max(0, n)));
+        this.#limits?.set(ring, ring.end);
       }
     }
   }
 
+  /** Whether a reader has read all it was made for (never, for a follower). */
+  get done(): boolean {
+    if (this.#limits === null) return false;
+    for (const [ring, cursor] of this.#cursors) {
+      if (cursor < this.#stop(ring)) return false;
+    }
+    return true;
+  }
+
+  // Where reading a ring stops: its end, or for a reader its end back then.
+  #stop(ring: ProcessRing): number {
+    return Math.min(ring.end, this.#limits?.get(ring) ?? Infinity);
+  }
+
   /** A ring was created: a process this follower reads gets one from its start. */
   added(ring: ProcessRing): void {
+    if (this.#limits !== null) return;
     if (this.#names === null || this.#names.has(ring.name)) {
       this.#cursors.set(ring, ring.first);
     }
@@ -517,12 +567,14 @@ export class RingFollower {
 
   /** Called by the store when new lines were stored. */
   wake(): void {
-    if (!this.#closed) this.#wake();
+    if (!this.#closed) this.#wake?.();
   }
 
   /** Whether a line is waiting (or lines were lost). */
   get pending(): boolean {
-    for (const [ring, cursor] of this.#cursors) if (cursor < ring.end) return true;
+    for (const [ring, cursor] of this.#cursors) {
+      if (cursor < this.#stop(ring)) return true;
+    }
     return false;
   }
 
@@ -544,7 +596,7 @@ export class RingFollower {
       let best: ProcessRing | null = null;
       let bestSeq = Infinity;
       for (const [ring, cursor] of this.#cursors) {
-        if (cursor >= ring.end) continue;
+        if (cursor >= this.#stop(ring)) continue;
         const seq = ring.seqOf(cursor);
         if (seq < bestSeq) {
           bestSeq = seq;

@@ -506,3 +506,33 @@ Deno.test("POST /v1/shutdown answers 202 and tend stops; then actions get 409", 
   assert.equal(code, 0);
   for (const p of reactor.spawnedProcesses) assert.deepEqual(p.signals, ["SIGTERM"]);
 });
+
+Deno.test("GET /v1/logs without follow streams every line of many processes, and ends", async () => {
+  const processes: Record<string, ProcessSpec> = {};
+  for (let i = 0; i < 5; i++) processes[`p${i}`] = { argv: [`p${i}`] };
+  const { api, reactor } = setUp(processes);
+  for (const p of reactor.spawnedProcesses) {
+    let text = "";
+    for (let i = 0; i < 1000; i++) {
+      text += `${p.request.argv[0]} ${i}`.padEnd(150, ".") + "\n";
+    }
+    p.outReceived(text);
+  }
+  const res = await api.handle(new Request("http://tend/v1/logs?lines=1000"));
+  const lines = (await res.text()).trimEnd().split("\n");
+  assert.equal(lines.length, 5000);
+  assert.equal(JSON.parse(lines[0]!).message.slice(0, 10), "[p0] p0 0.");
+  assert.equal(api.streams, 0, "the answer is over");
+});
+
+Deno.test("GET /v1/events sends its first picture whole, however many processes", async () => {
+  const processes: Record<string, ProcessSpec> = {};
+  for (let i = 0; i < 400; i++) processes[`process-number-${i}`] = { argv: ["x"] };
+  const { api } = setUp(processes);
+  const stream = records(await api.handle(new Request("http://tend/v1/events")));
+  for (let i = 0; i < 400; i++) {
+    const r = await stream.next();
+    assert.equal(r.name, `process-number-${i}`);
+  }
+  await stream.cancel();
+});

@@ -235,3 +235,17 @@ Deno.test("teeLines hands batches to a batch sink and lines to a plain one", () 
 Deno.test("the ring's limits must be positive", () => {
   assert.throws(() => new OutputRing({ maxLines: 0 }), RangeError);
 });
+
+Deno.test("a reader reads what the rings held when it was made, in pieces, then is done", () => {
+  const ring = new OutputRing();
+  feed(ring, "a", numbered(0, 5));
+  feed(ring, "b", "b0\n");
+  const reader = ring.reader(null, 3);
+  assert.equal(reader.done, false);
+  assert.deepEqual(texts(reader.take(2)), ["line 2", "line 3"]);
+  feed(ring, "a", "later\n");
+  feed(ring, "c", "new process\n");
+  assert.deepEqual(texts(reader.take(10)), ["line 4", "b0"]);
+  assert.equal(reader.done, true);
+  assert.deepEqual(reader.take(10), []);
+});
