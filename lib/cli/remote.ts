@@ -103,10 +103,13 @@ export async function clientSocket(
   if (command !== null) {
     return chooseSocket({ ...common, derive: { cwd: Deno.cwd(), argv: command } });
   }
-  const file = await canonicalFile(values.config ?? "procs.yaml");
+  // As the loader does, a relative socket: is taken from the folder of the
+  // path as given; the derived socket hashes the path with symlinks resolved.
+  const given = resolve(values.config ?? "procs.yaml");
+  const file = await canonicalFile(given);
   let socket: string | null = null;
   try {
-    socket = peekSocket(await Deno.readTextFile(file), dirname(file));
+    socket = peekSocket(await Deno.readTextFile(given), dirname(given));
   } catch {
     // No file (or no access): the socket is derived from its path.
   }

@@ -206,25 +206,56 @@ export class ProcessRing {
     this.#copyIn(bytes, from, to);
     const n = count - skip;
     this.#reserveSlots(n);
-    // The hot loop: numbers into the index, no calls, no allocation.
-    const slots = this.#slots;
-    const lineStarts = this.#starts, lens = this.#lens, times = this.#times;
-    const seqs = this.#seqs, pids = this.#pids, streams = this.#streams;
-    let slot = this.#slot(this.#end);
-    let seq = this.#store.nextSeq(n);
+    // The slots run in at most two stretches (the index is circular).
+    const first = this.#slot(this.#end);
+    const split = Math.min(first + n, this.#slots);
+    const seq = this.#store.nextSeq(n);
     const delta = at - from;
-    for (let i = skip; i < count; i++) {
-      const start = starts[i]!;
-      lineStarts[slot] = delta + start;
-      lens[slot] = ends[i]! - start;
-      times[slot] = time;
-      seqs[slot] = seq++;
-      pids[slot] = pid;
-      streams[slot] = stream;
-      if (++slot === slots) slot = 0;
+    this.#stretch(first, split, skip, seq, delta, starts, ends, time, pid, stream);
+    if (split - first < n) {
+      const done = split - first;
+      this.#stretch(
+        0,
+        n - done,
+        skip + done,
+        seq + done,
+        delta,
+        starts,
+        ends,
+        time,
+        pid,
+        stream,
+      );
     }
     this.#end += n;
     this.#store.wake();
+  }
+
+  // The hot loop: index slots [a, b) get lines i, i + 1, ...: numbers into
+  // typed arrays, no calls, no allocation; what is the same for the whole
+  // batch is filled natively.
+  #stretch(
+    a: number,
+    b: number,
+    i: number,
+    seq: number,
+    delta: number,
+    starts: Int32Array,
+    ends: Int32Array,
+    time: number,
+    pid: number,
+    stream: number,
+  ): void {
+    const lineStarts = this.#starts, lens = this.#lens, seqs = this.#seqs;
+    this.#times.fill(time, a, b);
+    this.#pids.fill(pid, a, b);
+    this.#streams.fill(stream, a, b);
+    for (let slot = a; slot < b; slot++, i++) {
+      const start = starts[i]!;
+      lineStarts[slot] = delta + start;
+      lens[slot] = ends[i]! - start;
+      seqs[slot] = seq++;
+    }
   }
 
   #slot(n: number): number {
