@@ -403,7 +403,7 @@ export class ControlApi {
     return this.#toJson(this.#supervisor.processStatus(name), this.#clockToIso());
   }
 
-  // A name from the path: well-formed, and a process's.
+  // A name from the path (percent-encoded): well-formed, and a process's.
   #name(params: Record<string, string>): string {
     let name: string;
     try {
@@ -411,6 +411,11 @@ export class ControlApi {
     } catch {
       throw new ApiError(400, "the process name is not valid percent-encoding");
     }
+    return this.#known(name);
+  }
+
+  // A name that is well-formed and a process's (404 if not a process's).
+  #known(name: string): string {
     if (!NAME_PATTERN.test(name) || name.length > 256) {
       throw new ApiError(
         400,
@@ -424,8 +429,7 @@ export class ControlApi {
   // `process=a,b`: every name well-formed and known; null when absent.
   #names(param: string | null): string[] | null {
     if (param === null || param === "") return null;
-    const names = [...new Set(param.split(","))];
-    return names.map((name) => this.#name({ name: encodeURIComponent(name) }));
+    return [...new Set(param.split(","))].map((name) => this.#known(name));
   }
 
   async #action({ request, params, query }: RouteContext): Promise<Response> {

@@ -186,9 +186,9 @@ export async function claimInstance(
     lock.close();
     throw new AlreadyRunningError(pid, socket.path);
   }
-  await lock.truncate(0);
-  await lock.write(new TextEncoder().encode(`${Deno.pid}\n`));
   try {
+    await lock.truncate(0);
+    await lock.write(new TextEncoder().encode(`${Deno.pid}\n`));
     const info = await lstat(socket.path);
     if (info?.isSymlink) {
       throw new SocketError(
@@ -204,7 +204,8 @@ export async function claimInstance(
     if (info !== null) await Deno.remove(socket.path);
   } catch (error) {
     lock.close();
-    throw error;
+    if (error instanceof SocketError) throw error;
+    throw new SocketError(`cannot prepare ${socket.path}: ${reason(error)}`);
   }
   let held = true;
   return {

@@ -536,3 +536,41 @@ Deno.test("GET /v1/events sends its first picture whole, however many processes"
   }
   await stream.cancel();
 });
+
+Deno.test("a held process stays held across a reload that leaves it unchanged", async () => {
+  const same = () =>
+    Promise.resolve({
+      config: config({ web: { argv: ["web"] }, other: { argv: ["other"] } }),
+    });
+  const { reactor, call, byName } = setUp({
+    web: { argv: ["web"] },
+    other: { argv: ["other"] },
+  }, same);
+  const stop = call("POST", "/v1/processes/web/stop?wait=1");
+  await reactor.advance(1);
+  assert.equal((await stop).status, 200);
+  const reload = await call("POST", "/v1/reload");
+  assert.deepEqual((reload.body as Json).unchanged, ["web", "other"]);
+  await reactor.advance(30);
+  const web = (await call("GET", "/v1/processes/web")).body as Json;
+  assert.deepEqual([web.state, web.held], ["STOPPED", true]);
+  assert.equal(byName("web").length, 1);
+});
+
+Deno.test("stopping the last running process does not end tend; finishing under the policy would", async () => {
+  const { reactor, supervisor, call, byName } = setUp({
+    job: { argv: ["job"], restart: "never" },
+    web: { argv: ["web"] },
+  });
+  let code: number | null = null;
+  void supervisor.exit.then((c) => code = c);
+  byName("job")[0]!.processEnded({ code: 0, signal: null });
+  await reactor.advance(1);
+  assert.equal(((await call("GET", "/v1/processes/job")).body as Json).state, "EXITED");
+  const stop = call("POST", "/v1/processes/web/stop?wait=1");
+  await reactor.advance(1);
+  assert.equal((await stop).status, 200);
+  await reactor.advance(60);
+  assert.equal(code, null, "tend runs on with web held");
+  assert.equal(supervisor.stopping, false);
+});
