@@ -4,12 +4,22 @@
  * stream and its pid; and followers that read new lines as they come.
  *
  * Every line a child prints passes through here as well as through the
- * log, so storing one costs no allocation: each process has a circular
- * byte buffer (grown by doubling from 4 KiB, so an idle process costs
- * little) and a circular index of typed arrays (start, length, time,
- * sequence number, pid, stream). The batch path of {@linkcode LineSink}
- * copies a whole run of lines into the buffer at once, the line endings
- * between them included, and only writes numbers into the index per line.
+ * log, so storing lines costs as little as copying them: each process has
+ * a circular byte buffer (grown by doubling from 4 KiB, so an idle process
+ * costs little) and a circular table of typed arrays with one record per
+ * *batch* of lines (where its bytes are, how many lines, when, which pid
+ * and stream, the first line's sequence number), not one per line. The
+ * batch path of {@linkcode LineSink} copies a whole run of lines into the
+ * buffer at once, the line endings between them included; where one line
+ * ends is found again when someone reads (a `\n`, with a `\r` before it
+ * dropped, exactly as the framer cut them). Each batch is stored in one
+ * piece (a batch that would wrap starts over at the buffer's start), so
+ * reading never has to join two pieces.
+ *
+ * Eviction keeps exactly the last 1,000 lines (a partly evicted batch
+ * just starts later), and drops whole batches to stay within 1 MiB; as a
+ * batch is at most one read of a pipe (64 KiB), the bytes kept are within
+ * a batch of the limit, never over it.
  *
  * Followers never hold lines themselves: each keeps a cursor (a line
  * number) per process and reads from the rings when it has room. A
@@ -30,7 +40,7 @@ export const RING_BYTES = 1024 * 1024;
 
 // The smallest buffers a process starts with; each doubles when full.
 const MIN_BYTES = 4096;
-const MIN_SLOTS = 64;
+const MIN_SLOTS = 16;
 
 const STREAMS: readonly OutputStream[] = ["stdout", "stderr"];
 const decoder = new TextDecoder();
@@ -67,9 +77,20 @@ export type FollowItem =
   | ({ kind: "line" } & KeptLine)
   | { kind: "lost"; process: string; count: number };
 
+/** Where a reader is in a ring: line `line`, in batch `batch`, at byte `at`. */
+export interface RingPos {
+  /** The line number. */
+  line: number;
+  /** The batch that holds it (or will: the next one, at the ring's end). */
+  batch: number;
+  /** The line's first byte (absolute offset), or -1 before its batch came. */
+  at: number;
+}
+
 /**
  * The last lines of one process. Line numbers count every line the process
  * ever wrote under this ring; the ring holds lines `first` to `end - 1`.
+ * Batch numbers likewise: it holds batches `firstBatch` to `endBatch - 1`.
  */
 export class ProcessRing {
   /** The process's name. */
@@ -77,20 +98,24 @@ export class ProcessRing {
   #store: OutputRing;
   #maxLines: number;
   #maxBytes: number;
-  // Bytes: absolute offsets count every byte ever stored; the byte at
-  // absolute offset `a` is at buf[(a - base) % buf.length].
+  // Bytes: absolute offsets count every byte ever stored (and the padding
+  // skipped at the buffer's end); absolute offset `a` is at buf[(a - base) % length].
   #buf: Uint8Array = new Uint8Array(0);
   #base = 0;
   #head = 0;
-  // The index: line n is at slot (n - slotBase) % slots.
+  // The batch table: batch b is at slot (b - slotBase) % slots.
   #slots = 0;
   #slotBase = 0;
-  #starts = new Float64Array(0);
-  #lens = new Int32Array(0);
-  #times = new Float64Array(0);
-  #seqs = new Float64Array(0);
-  #pids = new Int32Array(0);
-  #streams = new Uint8Array(0);
+  #firstBatch = 0;
+  #endBatch = 0;
+  #bStart = new Float64Array(0);
+  #bLen = new Int32Array(0);
+  #bLine = new Float64Array(0);
+  #bCount = new Int32Array(0);
+  #bTime = new Float64Array(0);
+  #bSeq = new Float64Array(0);
+  #bPid = new Int32Array(0);
+  #bStream = new Uint8Array(0);
   #first = 0;
   #end = 0;
   /** Whether the process was removed; set by {@linkcode OutputRing.forget}. */
@@ -114,32 +139,16 @@ export class ProcessRing {
     return this.#end;
   }
 
-  /** Bytes the ring holds now, line endings between lines included. */
+  /** Bytes the ring holds now (line endings between lines included). */
   get bytes(): number {
-    return this.#first === this.#end ? 0 : this.#head - this.#startOf(this.#first);
+    return this.#firstBatch === this.#endBatch
+      ? 0
+      : this.#head - this.#startOf(this.#firstBatch);
   }
 
   /** Bytes allocated for its buffer. */
   get capacity(): number {
     return this.#buf.length;
-  }
-
-  /** The sequence number of line `n` (which must be kept). */
-  seqOf(n: number): number {
-    return this.#seqs[this.#slot(n)]!;
-  }
-
-  /** Line `n`, which must be kept (`first <= n < end`). */
-  read(n: number): KeptLine {
-    const slot = this.#slot(n);
-    return {
-      process: this.name,
-      stream: STREAMS[this.#streams[slot]!]!,
-      pid: this.#pids[slot]!,
-      time: this.#times[slot]!,
-      seq: this.#seqs[slot]!,
-      text: decoder.decode(this.#bytesOf(this.#starts[slot]!, this.#lens[slot]!)),
-    };
   }
 
   /** Stores one line: `bytes[start..end)`. */
@@ -156,22 +165,9 @@ export class ProcessRing {
       start = 0;
       end = bytes.length;
     }
-    const len = end - start;
-    if (len > this.#maxBytes) {
-      // Cannot happen with tend's framer (64 KiB pieces); keep the limit anyway.
-      start = end - this.#maxBytes;
-    }
-    const at = this.#reserveBytes(end - start);
-    this.#copyIn(bytes, start, end);
-    this.#index(
-      at,
-      end - start,
-      this.#store.now(),
-      this.#store.nextSeq(1),
-      pid,
-      stream,
-    );
-    this.#store.wake();
+    // Cannot happen with tend's framer (64 KiB pieces); keep the limit anyway.
+    if (end - start > this.#maxBytes) start = end - this.#maxBytes;
+    this.#append(bytes, start, end, 1, pid, stream);
   }
 
   /** Stores a batch of valid lines; see {@linkcode LineSink.lines}. */
@@ -189,6 +185,7 @@ export class ProcessRing {
     if (skip > 0) {
       this.#end += skip;
       this.#first = this.#end;
+      this.#dropBefore(this.#first);
       this.#store.nextSeq(skip);
     } else {
       skip = 0;
@@ -201,188 +198,231 @@ export class ProcessRing {
       }
       return;
     }
-    const time = this.#store.now();
-    const at = this.#reserveBytes(to - from);
-    this.#copyIn(bytes, from, to);
-    const n = count - skip;
-    this.#reserveSlots(n);
-    // The slots run in at most two stretches (the index is circular).
-    const first = this.#slot(this.#end);
-    const split = Math.min(first + n, this.#slots);
-    const seq = this.#store.nextSeq(n);
-    const delta = at - from;
-    this.#stretch(first, split, skip, seq, delta, starts, ends, time, pid, stream);
-    if (split - first < n) {
-      const done = split - first;
-      this.#stretch(
-        0,
-        n - done,
-        skip + done,
-        seq + done,
-        delta,
-        starts,
-        ends,
-        time,
-        pid,
-        stream,
-      );
-    }
-    this.#end += n;
-    this.#store.wake();
+    this.#append(bytes, from, to, count - skip, pid, stream);
   }
 
-  // The hot loop: index slots [a, b) get lines i, i + 1, ...: numbers into
-  // typed arrays, no calls, no allocation; what is the same for the whole
-  // batch is filled natively.
-  #stretch(
-    a: number,
-    b: number,
-    i: number,
-    seq: number,
-    delta: number,
-    starts: Int32Array,
-    ends: Int32Array,
-    time: number,
+  // The hot path: one copy and one record, however many lines.
+  #append(
+    bytes: Uint8Array,
+    from: number,
+    to: number,
+    count: number,
     pid: number,
     stream: number,
   ): void {
-    const lineStarts = this.#starts, lens = this.#lens, seqs = this.#seqs;
-    this.#times.fill(time, a, b);
-    this.#pids.fill(pid, a, b);
-    this.#streams.fill(stream, a, b);
-    for (let slot = a; slot < b; slot++, i++) {
-      const start = starts[i]!;
-      lineStarts[slot] = delta + start;
-      lens[slot] = ends[i]! - start;
-      seqs[slot] = seq++;
+    const n = to - from;
+    const at = this.#reserveBytes(n);
+    if (n > 0) {
+      const phys = (at - this.#base) % this.#buf.length;
+      this.#buf.set(
+        from === 0 && n === bytes.length ? bytes : bytes.subarray(from, to),
+        phys,
+      );
+    }
+    this.#head = at + n;
+    if (this.#endBatch - this.#firstBatch === this.#slots) this.#growSlots();
+    const slot = this.#slot(this.#endBatch++);
+    this.#bStart[slot] = at;
+    this.#bLen[slot] = n;
+    this.#bLine[slot] = this.#end;
+    this.#bCount[slot] = count;
+    this.#bTime[slot] = this.#store.now();
+    this.#bSeq[slot] = this.#store.nextSeq(count);
+    this.#bPid[slot] = pid;
+    this.#bStream[slot] = stream;
+    this.#end += count;
+    if (this.#end - this.#first > this.#maxLines) {
+      this.#first = this.#end - this.#maxLines;
+      this.#dropBefore(this.#first);
+    }
+    this.#store.wake();
+  }
+
+  #slot(b: number): number {
+    return (b - this.#slotBase) % this.#slots;
+  }
+
+  #startOf(b: number): number {
+    return this.#bStart[this.#slot(b)]!;
+  }
+
+  // Drops the batches whose every line is before line `first`.
+  #dropBefore(first: number): void {
+    while (this.#firstBatch < this.#endBatch) {
+      const slot = this.#slot(this.#firstBatch);
+      if (this.#bLine[slot]! + this.#bCount[slot]! > first) break;
+      this.#firstBatch++;
     }
   }
 
-  #slot(n: number): number {
-    return (n - this.#slotBase) % this.#slots;
+  // Drops the oldest batch, for room.
+  #dropOldest(): void {
+    const slot = this.#slot(this.#firstBatch++);
+    this.#first = Math.max(this.#first, this.#bLine[slot]! + this.#bCount[slot]!);
   }
 
-  #startOf(n: number): number {
-    return this.#starts[this.#slot(n)]!;
-  }
-
-  // Makes room for `n` more bytes at the head, growing the buffer up to
-  // maxBytes and then evicting the oldest lines; returns where they go.
+  // Makes room for `n` bytes in one piece, growing the buffer up to
+  // maxBytes and then dropping the oldest batches; returns where they go.
   #reserveBytes(n: number): number {
-    const head = this.#head;
-    const oldest = this.#first === this.#end ? head : this.#startOf(this.#first);
-    const used = head - oldest;
-    if (used + n <= this.#buf.length) return head;
-    if (this.#buf.length < this.#maxBytes) {
-      let size = Math.max(MIN_BYTES, this.#buf.length * 2);
-      while (size < used + n) size *= 2;
-      this.#growBytes(Math.min(size, this.#maxBytes), oldest, used);
-      if (used + n <= this.#buf.length) return head;
+    while (true) {
+      const empty = this.#firstBatch === this.#endBatch;
+      // An empty ring starts over at the buffer's start: no padding.
+      if (empty) this.#base = this.#head;
+      const cap = this.#buf.length;
+      const oldest = empty ? this.#head : this.#startOf(this.#firstBatch);
+      const used = this.#head - oldest;
+      let pad = 0;
+      if (cap > 0) {
+        const phys = (this.#head - this.#base) % cap;
+        // A batch that would run past the buffer's end starts at its start.
+        if (phys + n > cap) pad = cap - phys;
+        if (used + pad + n <= cap) return this.#head + pad;
+      }
+      if (cap < this.#maxBytes) {
+        let size = Math.max(MIN_BYTES, cap * 2);
+        while (size < used + n) size *= 2;
+        this.#growBytes(Math.min(size, this.#maxBytes), oldest, used);
+        continue;
+      }
+      this.#trimOldest(used + pad + n - cap);
     }
-    // Full: the oldest lines go until the kept bytes start at `limit`.
-    const limit = head + n - this.#buf.length;
-    const starts = this.#starts;
-    const slots = this.#slots;
-    let slot = this.#slot(this.#first);
-    while (this.#first < this.#end && starts[slot]! < limit) {
-      this.#first++;
-      if (++slot === slots) slot = 0;
-    }
-    return head;
   }
 
-  // Makes room for `n` more lines in the index (n <= maxLines), growing it
-  // up to maxLines and then evicting the oldest lines.
-  #reserveSlots(n: number): void {
-    const kept = this.#end - this.#first;
-    if (kept + n <= this.#slots) return;
-    if (this.#slots < this.#maxLines) this.#growSlots(kept + n);
-    const over = this.#end - this.#first + n - this.#slots;
-    if (over > 0) this.#first += over;
+  // Frees at least `needed` bytes from the oldest batch: its lines the line
+  // limit already dropped, then as many more as it takes (or all of it).
+  // Only long lines get here: 1,000 short ones fit in the buffer.
+  #trimOldest(needed: number): void {
+    const slot = this.#slot(this.#firstBatch);
+    const buf = this.#buf;
+    const last = this.#bLine[slot]! + this.#bCount[slot]! - 1;
+    let line = this.#bLine[slot]!;
+    let start = this.#bStart[slot]!;
+    let freed = 0;
+    while (line < last && (line < this.#first || freed < needed)) {
+      const phys = (start - this.#base) % buf.length;
+      const step = buf.indexOf(0x0a, phys) - phys + 1;
+      start += step;
+      freed += step;
+      line++;
+    }
+    if (line < this.#first || freed < needed) {
+      this.#dropOldest();
+      return;
+    }
+    this.#bSeq[slot] = this.#bSeq[slot]! + (line - this.#bLine[slot]!);
+    this.#bStart[slot] = start;
+    this.#bLen[slot] = this.#bLen[slot]! - freed;
+    this.#bCount[slot] = last - line + 1;
+    this.#bLine[slot] = line;
+    this.#first = Math.max(this.#first, line);
   }
 
   // Moves the bytes still kept to the start of a bigger buffer.
   #growBytes(size: number, oldest: number, used: number): void {
     const bigger = new Uint8Array(size);
-    if (used > 0) bigger.set(this.#bytesOf(oldest, used));
+    const buf = this.#buf;
+    if (used > 0) {
+      const at = (oldest - this.#base) % buf.length;
+      const first = Math.min(used, buf.length - at);
+      bigger.set(buf.subarray(at, at + first));
+      if (first < used) bigger.set(buf.subarray(0, used - first), first);
+    }
     this.#buf = bigger;
     this.#base = oldest;
   }
 
-  // Copies bytes[from..to) to the head, wrapping around the buffer's end.
-  #copyIn(bytes: Uint8Array, from: number, to: number): void {
-    const n = to - from;
-    if (n === 0) return;
-    const buf = this.#buf;
-    const at = (this.#head - this.#base) % buf.length;
-    const room = buf.length - at;
-    if (n <= room) {
-      buf.set(n === bytes.length ? bytes : bytes.subarray(from, to), at);
-    } else {
-      buf.set(bytes.subarray(from, from + room), at);
-      buf.set(bytes.subarray(from + room, to), 0);
+  #growSlots(): void {
+    const size = Math.min(this.#maxLines + 1, Math.max(MIN_SLOTS, this.#slots * 2));
+    if (size <= this.#slots) {
+      // Cannot happen: each batch kept holds a line kept. Make room anyway.
+      this.#dropOldest();
+      return;
     }
-    this.#head += n;
-  }
-
-  // The `len` bytes at absolute offset `start`, copied if they wrap.
-  #bytesOf(start: number, len: number): Uint8Array {
-    if (len === 0) return EMPTY;
-    const buf = this.#buf;
-    const at = (start - this.#base) % buf.length;
-    if (at + len <= buf.length) return buf.subarray(at, at + len);
-    const out = new Uint8Array(len);
-    out.set(buf.subarray(at));
-    out.set(buf.subarray(0, len - (buf.length - at)), buf.length - at);
-    return out;
-  }
-
-  // Adds one line to the index.
-  #index(
-    start: number,
-    len: number,
-    time: number,
-    seq: number,
-    pid: number,
-    stream: number,
-  ): void {
-    this.#reserveSlots(1);
-    const slot = this.#slot(this.#end++);
-    this.#starts[slot] = start;
-    this.#lens[slot] = len;
-    this.#times[slot] = time;
-    this.#seqs[slot] = seq;
-    this.#pids[slot] = pid;
-    this.#streams[slot] = stream;
-  }
-
-  #growSlots(need: number): void {
-    let size = Math.max(MIN_SLOTS, this.#slots * 2);
-    while (size < need) size *= 2;
-    size = Math.min(this.#maxLines, size);
-    const starts = new Float64Array(size);
-    const lens = new Int32Array(size);
-    const times = new Float64Array(size);
-    const seqs = new Float64Array(size);
-    const pids = new Int32Array(size);
-    const streams = new Uint8Array(size);
-    for (let n = this.#first, i = 0; n < this.#end; n++, i++) {
-      const slot = this.#slot(n);
-      starts[i] = this.#starts[slot]!;
-      lens[i] = this.#lens[slot]!;
-      times[i] = this.#times[slot]!;
-      seqs[i] = this.#seqs[slot]!;
-      pids[i] = this.#pids[slot]!;
-      streams[i] = this.#streams[slot]!;
-    }
-    this.#starts = starts;
-    this.#lens = lens;
-    this.#times = times;
-    this.#seqs = seqs;
-    this.#pids = pids;
-    this.#streams = streams;
+    // Each table's records, oldest first, into a bigger one of its kind.
+    const move = <T extends Float64Array | Int32Array | Uint8Array>(
+      from: T,
+      to: T,
+    ): T => {
+      for (let b = this.#firstBatch, i = 0; b < this.#endBatch; b++, i++) {
+        to[i] = from[this.#slot(b)]!;
+      }
+      return to;
+    };
+    this.#bStart = move(this.#bStart, new Float64Array(size));
+    this.#bLen = move(this.#bLen, new Int32Array(size));
+    this.#bLine = move(this.#bLine, new Float64Array(size));
+    this.#bCount = move(this.#bCount, new Int32Array(size));
+    this.#bTime = move(this.#bTime, new Float64Array(size));
+    this.#bSeq = move(this.#bSeq, new Float64Array(size));
+    this.#bPid = move(this.#bPid, new Int32Array(size));
+    this.#bStream = move(this.#bStream, new Uint8Array(size));
     this.#slots = size;
-    this.#slotBase = this.#first;
+    this.#slotBase = this.#firstBatch;
+  }
+
+  /** Where line `n` is (`first <= n <= end`: at `end`, where the next will be). */
+  locate(n: number): RingPos {
+    if (n >= this.#end) return { line: this.#end, batch: this.#endBatch, at: -1 };
+    // The batch holding line n: the last whose first line is at or before it.
+    let lo = this.#firstBatch;
+    let hi = this.#endBatch - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.#bLine[this.#slot(mid)]! <= n) lo = mid;
+      else hi = mid - 1;
+    }
+    const slot = this.#slot(lo);
+    let at = this.#bStart[slot]!;
+    const buf = this.#buf;
+    for (let k = this.#bLine[slot]!; k < n; k++) {
+      const phys = (at - this.#base) % buf.length;
+      at += buf.indexOf(0x0a, phys) - phys + 1;
+    }
+    return { line: n, batch: lo, at };
+  }
+
+  /** Whether `pos` still points at a line kept (or at the end). */
+  valid(pos: RingPos): boolean {
+    return pos.line >= this.#first;
+  }
+
+  /** The sequence number of the line at `pos` (which must be before `end`). */
+  seqAt(pos: RingPos): number {
+    const slot = this.#slot(pos.batch);
+    return this.#bSeq[slot]! + (pos.line - this.#bLine[slot]!);
+  }
+
+  /**
+   * Reads the line at `pos` (which must be valid and before `end`) and
+   * moves `pos` to the next one.
+   */
+  readAt(pos: RingPos): KeptLine {
+    const slot = this.#slot(pos.batch);
+    if (pos.at < 0) pos.at = this.#bStart[slot]!;
+    const buf = this.#buf;
+    const phys = (pos.at - this.#base) % buf.length;
+    const spanEnd = (this.#bStart[slot]! - this.#base) % buf.length + this.#bLen[slot]!;
+    const last = pos.line === this.#bLine[slot]! + this.#bCount[slot]! - 1;
+    let stop = last ? spanEnd : buf.indexOf(0x0a, phys);
+    const next = stop + 1;
+    // The framer dropped a "\r" before each "\n"; the last line's is not here.
+    if (!last && stop > phys && buf[stop - 1] === 0x0d) stop--;
+    const line: KeptLine = {
+      process: this.name,
+      stream: STREAMS[this.#bStream[slot]!]!,
+      pid: this.#bPid[slot]!,
+      time: this.#bTime[slot]!,
+      seq: this.#bSeq[slot]! + (pos.line - this.#bLine[slot]!),
+      text: decoder.decode(buf.subarray(phys, stop)),
+    };
+    pos.line++;
+    if (last) {
+      pos.batch++;
+      pos.at = pos.batch < this.#endBatch ? this.#startOf(pos.batch) : -1;
+    } else {
+      pos.at += next - phys;
+    }
+    return line;
   }
 }
 
@@ -541,12 +581,12 @@ function lineOf(item: { kind: "line" } & KeptLine): KeptLine {
 
 /**
  * A reader of new lines across processes: see {@linkcode OutputRing.follow}.
- * It holds a cursor per process, never lines.
+ * It holds a position per process, never lines.
  */
 export class RingFollower {
   #store: OutputRing;
   #names: ReadonlySet<string> | null;
-  #cursors = new Map<ProcessRing, number>();
+  #cursors = new Map<ProcessRing, RingPos>();
   // For a reader (no wake): where each ring ended when it was made.
   #limits: Map<ProcessRing, number> | null;
   #wake: (() => void) | null;
@@ -568,7 +608,10 @@ export class RingFollower {
     this.#limits = wake === null ? new Map() : null;
     for (const ring of store.current()) {
       if (this.#names === null || this.#names.has(ring.name)) {
-        this.#cursors.set(ring, Math.max(ring.first, ring.end - Math.max(0, n)));
+        this.#cursors.set(
+          ring,
+          ring.locate(Math.max(ring.first, ring.end - Math.max(0, n))),
+        );
         this.#limits?.set(ring, ring.end);
       }
     }
@@ -577,8 +620,8 @@ export class RingFollower {
   /** Whether a reader has read all it was made for (never, for a follower). */
   get done(): boolean {
     if (this.#limits === null) return false;
-    for (const [ring, cursor] of this.#cursors) {
-      if (cursor < this.#stop(ring)) return false;
+    for (const [ring, pos] of this.#cursors) {
+      if (pos.line < this.#stop(ring)) return false;
     }
     return true;
   }
@@ -592,7 +635,7 @@ export class RingFollower {
   added(ring: ProcessRing): void {
     if (this.#limits !== null) return;
     if (this.#names === null || this.#names.has(ring.name)) {
-      this.#cursors.set(ring, ring.first);
+      this.#cursors.set(ring, ring.locate(ring.first));
     }
   }
 
@@ -603,8 +646,8 @@ export class RingFollower {
 
   /** Whether a line is waiting (or lines were lost). */
   get pending(): boolean {
-    for (const [ring, cursor] of this.#cursors) {
-      if (cursor < this.#stop(ring)) return true;
+    for (const [ring, pos] of this.#cursors) {
+      if (pos.line < this.#stop(ring)) return true;
     }
     return false;
   }
@@ -616,33 +659,31 @@ export class RingFollower {
    */
   take(max: number): FollowItem[] {
     const items: FollowItem[] = [];
-    for (const [ring, cursor] of this.#cursors) {
-      if (cursor < ring.first) {
-        items.push({ kind: "lost", process: ring.name, count: ring.first - cursor });
-        this.#cursors.set(ring, ring.first);
+    for (const [ring, pos] of this.#cursors) {
+      if (!ring.valid(pos)) {
+        items.push({ kind: "lost", process: ring.name, count: ring.first - pos.line });
+        this.#cursors.set(ring, ring.locate(ring.first));
       }
     }
     let lines = 0;
     while (lines < max) {
       let best: ProcessRing | null = null;
       let bestSeq = Infinity;
-      for (const [ring, cursor] of this.#cursors) {
-        if (cursor >= this.#stop(ring)) continue;
-        const seq = ring.seqOf(cursor);
+      for (const [ring, pos] of this.#cursors) {
+        if (pos.line >= this.#stop(ring)) continue;
+        const seq = ring.seqAt(pos);
         if (seq < bestSeq) {
           bestSeq = seq;
           best = ring;
         }
       }
       if (best === null) break;
-      const cursor = this.#cursors.get(best)!;
-      items.push({ kind: "line", ...best.read(cursor) });
-      this.#cursors.set(best, cursor + 1);
+      items.push({ kind: "line", ...best.readAt(this.#cursors.get(best)!) });
       lines++;
     }
     // A removed process's ring, read to its end, is let go.
-    for (const [ring, cursor] of this.#cursors) {
-      if (ring.forgotten && cursor >= ring.end) this.#cursors.delete(ring);
+    for (const [ring, pos] of this.#cursors) {
+      if (ring.forgotten && pos.line >= ring.end) this.#cursors.delete(ring);
     }
     return items;
   }
