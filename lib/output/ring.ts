@@ -44,7 +44,6 @@ const MIN_SLOTS = 16;
 
 const STREAMS: readonly OutputStream[] = ["stdout", "stderr"];
 const decoder = new TextDecoder();
-const EMPTY = new Uint8Array(0);
 
 /** How an {@linkcode OutputRing} bounds each process's lines. */
 export interface RingOptions {
