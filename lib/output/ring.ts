@@ -17,12 +17,14 @@
  * reading never has to join two pieces.
  *
  * Eviction keeps exactly the last 1,000 lines (a partly evicted batch
- * just starts later), and drops whole batches to stay within 1 MiB; as a
- * batch is at most one read of a pipe (64 KiB), the bytes kept are within
- * a batch of the limit, never over it.
+ * just starts later) and never more than 1 MiB: when bytes run short, the
+ * oldest batch loses lines from its front (found with one `indexOf` each;
+ * only long lines get there, as 1,000 short ones fit) until there is room.
+ * The room a batch leaves unused at the buffer's end is counted as used,
+ * so the bytes kept are within a batch of the limit, never over it.
  *
- * Followers never hold lines themselves: each keeps a cursor (a line
- * number) per process and reads from the rings when it has room. A
+ * Followers never hold lines themselves: each keeps a position (a line
+ * number, and where that line is) per process and reads from the rings when it has room. A
  * follower that falls further behind than a ring holds finds its cursor
  * before the oldest line kept, and is told how many lines it lost; tend's
  * memory and the children's speed do not depend on how fast anyone reads.
