@@ -124,19 +124,27 @@ for (let i = 0; i < RUNS; i++) {
 }
 const row = (label: string, rates: Rate[], key: keyof Rate) => {
   const xs = rates.map((r) => r[key]);
-  return `  ${label} ${(median(xs) / 1e6).toFixed(3)}   (runs: ${
-    xs.map((x) => (x / 1e6).toFixed(2)).join(" ")
-  })\n`;
+  return `  ${label} median ${(median(xs) / 1e6).toFixed(3)}, best ${
+    (Math.max(...xs) / 1e6).toFixed(3)
+  }   (runs: ${xs.map((x) => (x / 1e6).toFixed(2)).join(" ")})\n`;
 };
-const ratio = (key: keyof Rate) =>
-  (100 * median(on.map((r) => r[key])) / median(off.map((r) => r[key]))).toFixed(1);
+// Other load on the machine only slows a run down: the best run is the
+// closest to the cost of the code alone, the median the typical one.
+const ratio = (key: keyof Rate) => {
+  const of = (rates: Rate[], f: (xs: number[]) => number) =>
+    f(rates.map((r) => r[key]));
+  const best = (xs: number[]) => Math.max(...xs);
+  return `median ${(100 * of(on, median) / of(off, median)).toFixed(1)}%, best ${
+    (100 * of(on, best) / of(off, best)).toFixed(1)
+  }%`;
+};
 write(
   Deno.stdout,
   `${FORMAT} flood through the Supervisor's output path, ${LINES} lines of 100 bytes, ` +
     `${RUNS} runs each (million lines/s, median)\n` +
     "per wall-clock second:\n" + row("ring on: ", on, "wall") +
     row("ring off:", off, "wall") +
-    `  ring on / off: ${ratio("wall")}%\n` +
+    `  ring on / off: ${ratio("wall")}\n` +
     "per CPU second (user + system):\n" + row("ring on: ", on, "cpu") +
-    row("ring off:", off, "cpu") + `  ring on / off: ${ratio("cpu")}%\n`,
+    row("ring off:", off, "cpu") + `  ring on / off: ${ratio("cpu")}\n`,
 );
