@@ -188,9 +188,9 @@ export class Supervisor {
   }
 
   /**
-   * Calls `listener` after each reload that changed the set of processes
-   * or their specs (each clean reload, whoever asked); returns a function
-   * that stops.
+   * Calls `listener` with the report of each reload that applied a file
+   * (SIGHUP or `tend reload`; not one that found problems); returns a
+   * function that stops.
    */
   onReload(listener: (report: ReloadReport) => void): () => void {
     this.#reloadListeners = [...this.#reloadListeners, listener];
