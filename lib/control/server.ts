@@ -17,9 +17,9 @@
  *
  * One instance per socket: tend takes an exclusive `flock` on
  * `<socket>.lock` before it touches the socket (the kernel releases it
- * when tend dies, however it dies), and writes its pid there. A socket
- * file found after taking the lock was left by a tend that died, and is
- * replaced.
+ * when tend dies, however it dies), and writes its pid there; a tend that
+ * exits cleanly removes the file. A socket file found after taking the
+ * lock was left by a tend that died, and is replaced.
  *
  * @module
  */
@@ -151,7 +151,10 @@ export function chooseSocket(inputs: SocketInputs): SocketChoice {
 export interface Instance {
   /** The socket this instance owns. */
   readonly socket: SocketChoice;
-  /** Lets go of the lock (the kernel does so too when tend exits). */
+  /**
+   * Removes the lock file and lets go of the lock (if tend dies instead,
+   * the kernel lets go of it, and the file stays for the next tend).
+   */
   release(): void;
 }
 
@@ -169,23 +172,7 @@ export async function claimInstance(
   const dir = dirname(socket.path);
   await privateDir(dir, uid, socket);
   const lockPath = `${socket.path}.lock`;
-  await refuseSymlink(lockPath, "lock file");
-  let lock: Deno.FsFile;
-  try {
-    lock = await Deno.open(lockPath, {
-      read: true,
-      write: true,
-      create: true,
-      mode: 0o600,
-    });
-  } catch (error) {
-    throw new SocketError(`cannot open the lock file ${lockPath}: ${reason(error)}`);
-  }
-  if (!(await lock.tryLock(true))) {
-    const pid = await holderPid(lock);
-    lock.close();
-    throw new AlreadyRunningError(pid, socket.path);
-  }
+  const lock = await takeLock(lockPath, socket);
   try {
     await lock.truncate(0);
     await lock.write(new TextEncoder().encode(`${Deno.pid}\n`));
@@ -213,9 +200,47 @@ export async function claimInstance(
     release: () => {
       if (!held) return;
       held = false;
+      // The file goes first, the lock after: a tend that opened the file
+      // meanwhile finds, once it has the lock, that the file is no longer
+      // the one at the path, and tries again (see takeLock).
+      try {
+        Deno.removeSync(lockPath);
+      } catch {
+        // gone already, or not ours to remove: the lock still goes
+      }
       lock.close();
     },
   };
+}
+
+// Opens and locks `<socket>.lock`, or throws AlreadyRunningError. The lock
+// must be on the file that is at the path once it is held: a tend on its
+// way out removes its lock file before it lets go of the lock.
+async function takeLock(lockPath: string, socket: SocketChoice): Promise<Deno.FsFile> {
+  for (let attempt = 0; attempt < 10; attempt++) {
+    await refuseSymlink(lockPath, "lock file");
+    let lock: Deno.FsFile;
+    try {
+      lock = await Deno.open(lockPath, {
+        read: true,
+        write: true,
+        create: true,
+        mode: 0o600,
+      });
+    } catch (error) {
+      throw new SocketError(`cannot open the lock file ${lockPath}: ${reason(error)}`);
+    }
+    if (!(await lock.tryLock(true))) {
+      const pid = await holderPid(lock);
+      lock.close();
+      throw new AlreadyRunningError(pid, socket.path);
+    }
+    const held = await lock.stat();
+    const there = await lstat(lockPath);
+    if (there !== null && there.ino === held.ino && there.dev === held.dev) return lock;
+    lock.close();
+  }
+  throw new SocketError(`cannot lock ${lockPath}: it keeps being replaced`);
 }
 
 // The socket's directory: created 0700 when missing; otherwise it must be

@@ -503,6 +503,11 @@ Deno.test("the socket is 0600 and its directory 0700, under XDG_RUNTIME_DIR", as
     Deno.errors.NotFound,
     "removed on the way out",
   );
+  await assert.rejects(
+    Deno.lstat(`${socket}.lock`),
+    Deno.errors.NotFound,
+    "and its lock",
+  );
 });
 
 Deno.test("tend logs -n N prints exactly the last N lines of one process", async () => {

@@ -136,7 +136,30 @@ Deno.test("a second claim of the same socket is refused with the holder's pid; a
       e.message === `already running (pid ${Deno.pid}, socket ${choice.path})`,
   );
   first.release();
-  (await claimInstance(choice, uid)).release();
+  await assert.rejects(
+    Deno.lstat(`${choice.path}.lock`),
+    Deno.errors.NotFound,
+    "removed",
+  );
+  const second = await claimInstance(choice, uid);
+  assert.equal(await Deno.readTextFile(`${choice.path}.lock`), `${Deno.pid}\n`);
+  second.release();
+});
+
+Deno.test("a lock still held on a removed lock file does not keep the next tend out", async () => {
+  await using dir = await scratch();
+  const choice = dir.choice();
+  const first = await claimInstance(choice, uid);
+  // A second tend opened the file just before the first one let go of it.
+  const stale = await Deno.open(`${choice.path}.lock`, { read: true });
+  first.release();
+  assert.equal(await stale.tryLock(true), true, "the old file's lock is free");
+  // The stale handle holds a lock on a file no longer at the path: a new
+  // claim is not fooled by it, and takes the lock on a new file.
+  const next = await claimInstance(choice, uid);
+  assert.ok((await Deno.lstat(`${choice.path}.lock`)).isFile);
+  next.release();
+  stale.close();
 });
 
 Deno.test("a socket left by a killed tend is replaced once the lock is taken", async () => {
