@@ -11,6 +11,7 @@
 
 import { UsageError } from "./lib/cli/args.ts";
 import { check } from "./lib/cli/check.ts";
+import { clientCommand } from "./lib/cli/commands.ts";
 import { write, WriteError } from "./lib/cli/console.ts";
 import { EXIT } from "./lib/cli/exit_codes.ts";
 import { HELP, VERSION } from "./lib/cli/help.ts";
@@ -29,6 +30,8 @@ export { VERSION } from "./lib/cli/help.ts";
 export async function main(args: string[]): Promise<number> {
   const [command, ...rest] = args;
   try {
+    const client = clientCommand(command);
+    if (client !== undefined) return await client(rest);
     switch (command) {
       case "run":
         return await run(rest);

@@ -33,9 +33,10 @@ import type {
 import { planReload } from "./core/reload.ts";
 import type { SignalName } from "./core/signals.ts";
 import type { Config } from "./config/load.ts";
-import { Health, type HealthStatus, needsNotifySocket, teeLines } from "./health.ts";
-import { framedOutput } from "./output/framer.ts";
+import { Health, type HealthStatus, needsNotifySocket } from "./health.ts";
+import { framedOutput, teeLines } from "./output/framer.ts";
 import type { Logger } from "./output/log.ts";
+import { OutputRing } from "./output/ring.ts";
 
 /** A spawner that can also tell when its children's output has been read. */
 export interface OutputSpawner extends Spawner {
@@ -132,6 +133,11 @@ export interface SupervisorOptions {
    * output to be read. @default 2000
    */
   outputWait?: number;
+  /**
+   * Where each process's recent output is kept, for `tend logs`; `null`
+   * keeps none (a benchmark's baseline). @default a new OutputRing
+   */
+  ring?: OutputRing | null;
 }
 
 /** What {@linkcode Supervisor.interrupt} did with a stop request. */
@@ -167,6 +173,8 @@ export class Supervisor {
    * stop waiting and exit once its children are gone.
    */
   readonly insisted: Promise<void>;
+  /** Each process's recent output (empty when built with `ring: null`). */
+  readonly ring: OutputRing;
 
   #config: Config;
   #load: (() => Promise<LoadResult>) | null;
@@ -185,6 +193,7 @@ export class Supervisor {
   #reloading: Promise<ReloadReport> | null = null;
   #nextReload: Promise<ReloadReport> | null = null;
   #phaseListeners: ((phase: SupervisorPhase) => void)[] = [];
+  #reloadListeners: ((report: ReloadReport) => void)[] = [];
 
   /** Builds a supervisor with its processes added but not started. */
   constructor(options: SupervisorOptions) {
@@ -209,6 +218,8 @@ export class Supervisor {
       },
       specOf: (name) => this.monitor.specOf(name),
     });
+    const ring = options.ring === undefined ? new OutputRing() : options.ring;
+    this.ring = ring ?? new OutputRing();
     this.events.on((event) => log.event(event));
     this.events.on((event) => this.#health.event(event));
     this.events.on((event) => {
@@ -220,11 +231,15 @@ export class Supervisor {
       timing: this.#config.timing,
       sink: {
         event: (event: MonitorEvent) => this.events.emit(event),
-        // A log probe sees the lines too, borrowed: no copy of the output.
+        // The ring sees every line first, then the log, then a log probe
+        // (borrowed bytes, no copy); the log's back-pressure paces the child.
         output: (name, pid, stream) =>
           framedOutput(
             teeLines(
-              log.lines(name, pid, stream),
+              ring === null ? log.lines(name, pid, stream) : teeLines(
+                ring.lines(name, pid, stream),
+                log.lines(name, pid, stream),
+              ),
               this.#health.lines(name, pid, stream),
             ),
             () => log.backpressure(),
@@ -239,6 +254,28 @@ export class Supervisor {
   /** The config in force: the first one, or the last that reloaded cleanly. */
   get config(): Config {
     return this.#config;
+  }
+
+  /** Whether there is a file to reload (not so for `tend run -- CMD`). */
+  get canReload(): boolean {
+    return this.#load !== null;
+  }
+
+  /** The monitor clock's time now, in milliseconds (what status times count in). */
+  now(): number {
+    return this.#clock.now();
+  }
+
+  /**
+   * Calls `listener` with the report of each reload that applied a file
+   * (SIGHUP or `tend reload`; not one that found problems); returns a
+   * function that stops.
+   */
+  onReload(listener: (report: ReloadReport) => void): () => void {
+    this.#reloadListeners = [...this.#reloadListeners, listener];
+    return () => {
+      this.#reloadListeners = this.#reloadListeners.filter((l) => l !== listener);
+    };
   }
 
   /** Whether a stop was requested (by a signal, or because all was done). */
@@ -268,6 +305,16 @@ export class Supervisor {
       this.#log.log("info", "every process has stopped");
       this.#finish(code);
     })();
+  }
+
+  /**
+   * A stop asked for by a command (`tend shutdown`): logged with who
+   * asked, then {@linkcode shutdown} with status 0. Asking again while
+   * stopping changes nothing (unlike a second SIGTERM, which kills).
+   */
+  requestShutdown(source: string): Promise<void> {
+    if (!this.stopping) this.#log.log("info", `${source}: stopping every process`);
+    return this.shutdown(0);
   }
 
   /** Sends SIGKILL to every process group that is left, now. */
@@ -552,6 +599,7 @@ export class Supervisor {
     for (const name of plan.removed) {
       this.monitor.removeProcess(name);
       this.#health.forget(name);
+      this.ring.forget(name);
     }
     for (const [name, spec] of plan.added) this.monitor.addProcess(name, spec);
     for (const [name, spec] of plan.changed) this.monitor.updateProcess(name, spec);
@@ -567,6 +615,14 @@ export class Supervisor {
       `reloaded ${file}: ${report.added.length} added, ${report.removed.length} ` +
         `removed, ${report.changed.length} changed, ${report.unchanged.length} unchanged`,
     );
+    for (const listener of this.#reloadListeners) {
+      try {
+        listener(report);
+      } catch (error) {
+        // A listener's failure (a follower's stream, say) is not the reload's.
+        this.#log.log("error", `after the reload: ${String(error)}`);
+      }
+    }
     // The reload may have removed the last process that could still run.
     this.#checkAllDone();
     return report;

@@ -20,6 +20,19 @@ Usage:
   tend schema                        print the config file's JSON Schema
   tend --help | --version
 
+Controlling a running tend (through its control socket):
+  tend status [NAME...]              each process's state, pid, uptime, restarts, last exit
+  tend start NAME...                 start now (releases a hold, revives FATAL)
+  tend stop NAME...                  stop and keep stopped until started
+  tend restart NAME...               stop, then start again
+  tend signal SIGNAL NAME...         send SIGNAL to each process's group
+  tend logs [NAME...] [-n N] [-f]    the last N lines (default 100), then follow with -f
+  tend reload                        read CONFIG again and say what changed
+  tend shutdown                      stop everything and wait for tend to exit
+  "all" names every process. Each finds tend as run does: -c FILE (default
+  ./procs.yaml), --socket PATH, or TEND_SOCKET; --json prints JSON.
+  tend COMMAND --help shows a command's options.
+
 Flags for run (they override the file):
   --threshold S            a run at least this long counts as healthy (default 1s)
   --kill-time S            grace between the stop signal and SIGKILL (default 5s)
@@ -29,6 +42,8 @@ Flags for run (they override the file):
   --log-format FORMAT      text (default) | json
   --color WHEN             auto (default: only on a terminal, never with NO_COLOR) | always | never
   --subreaper              reap orphaned processes as PID 1 does (needs --allow-ffi)
+  --socket PATH            the control socket (default: TEND_SOCKET, the file's socket:,
+                           else \${XDG_RUNTIME_DIR:-/tmp}/tend-UID/HASH.sock)
 
   S is a number of seconds (0.5) or a number with a unit: 500ms, 5s, 2m, 1h.
 
@@ -40,11 +55,15 @@ Signals:
   SIGUSR1           nothing: tend makes sure Deno opens no debugger port on it (needs --allow-ffi)
   SIGALRM, SIGIO, SIGXFSZ and other stray signals are logged and ignored
 
-Exit status:
+Exit status of run:
   0   stopped on request, every child gone
-  64  bad usage    78  invalid config    1  internal failure
+  64  bad usage    78  invalid config    1  internal failure, or no control socket
   74  what --version, --help or check prints could not be written (141: its reader had gone)
+  75  another tend already runs this config (same socket): nothing was started
   When every process has finished for good (restart: never or on-failure): 0 if
   each last exit was code 0, else the first failed process's status (its exit
   code, 128+N if signal N killed it, 127 if it could not be started).
+Exit status of the control commands:
+  0 done; 1 an unknown NAME (nothing done) or a wait timed out; 64 bad usage;
+  69 no tend answers at the socket; 78 reload found problems in CONFIG.
 `;

@@ -35,6 +35,7 @@ import {
 import { write } from "./console.ts";
 import { EXIT } from "./exit_codes.ts";
 import { HELP, VERSION } from "./help.ts";
+import { claimControl, type ControlPlane } from "./serve.ts";
 import { guardSignals, handleSignals } from "./signals.ts";
 import { startSystem } from "./system.ts";
 
@@ -90,11 +91,26 @@ export async function run(args: string[]): Promise<number> {
   }
   const problem = applyOverrides(config, flags);
   if (problem !== null) throw new UsageError(problem);
-  return await supervise(
+  // The instance lock comes before anything starts: a second tend of the
+  // same instance exits here (75), having started nothing.
+  const argv = dashes === -1 ? null : args.slice(dashes + 1);
+  const control = await claimControl({
+    socket: flags.socket,
     config,
-    source === null ? null : reloader(source, flags),
-    flags,
-  );
+    file: source?.file ?? null,
+    argv,
+  });
+  if (typeof control === "number") return control;
+  try {
+    return await supervise(
+      config,
+      source === null ? null : reloader(source, flags),
+      flags,
+      control,
+    );
+  } finally {
+    control.release();
+  }
 }
 
 // Reads the file again, with the flags applied, for a reload.
@@ -121,6 +137,7 @@ async function supervise(
   config: Config,
   load: (() => Promise<LoadResult>) | null,
   flags: RunFlags,
+  control: ControlPlane,
 ): Promise<number> {
   const log = new Logger({
     out: Deno.stdout,
@@ -173,6 +190,7 @@ async function supervise(
   const system = startSystem(supervisor, log, { subreaper: flags.subreaper });
   let insisted = false;
   void supervisor.insisted.then(() => insisted = true);
+  control.attach(supervisor, log);
   supervisor.start();
   // Atomic writes cost a pipe or a file most of its speed. Once stdout is
   // known to block, as nearly always, big writes are exact: ask (after the
@@ -207,6 +225,7 @@ async function supervise(
   ]);
   clearTimeout(timer);
   stopListening();
+  await control.close();
   const left = log.unwritten;
   if (outcome !== "written" && left > 0) {
     const why = outcome === "insisted" || insisted

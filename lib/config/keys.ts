@@ -171,6 +171,13 @@ export const TOP_ROWS: readonly KeyRow[] = [
       additionalProperties: { $ref: "#/$defs/process" },
     },
   },
+  {
+    key: "socket",
+    aliases: ["sock", "controlsocket", "unixsocket"],
+    doc: "the control socket's path, relative to this file's folder",
+    read: readCwd,
+    schema: NON_EMPTY_TEXT,
+  },
 ];
 
 /** What a top-level key that tend ignores starts with. */

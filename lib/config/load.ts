@@ -75,6 +75,8 @@ export interface Config {
   timing: Timing;
   /** The processes by name, in the order the file lists them. */
   processes: Record<string, ProcessSpec>;
+  /** The control socket's absolute path (`socket:`), when the file sets one. */
+  socket?: string;
   /**
    * Where each process's settings are written, by process name, for what
    * is said about them after loading (`tend check`'s warnings); absent
@@ -583,6 +585,8 @@ interface ReadDocument {
   drafts: ProcessDraft[];
   /** The `processes` entry, for checks across processes. */
   entry: Entry;
+  /** The control socket's absolute path, when the file sets one. */
+  socket?: string;
 }
 
 /** A process as read, with the ids its user keys resolve to. */
@@ -641,7 +645,9 @@ function build(
     }
     setOwn(places, name, own);
   }
-  return { config: { file, timing: read.timing, processes, places } };
+  const config: Config = { file, timing: read.timing, processes, places };
+  if (read.socket !== undefined) config.socket = read.socket;
+  return { config };
 }
 
 // Steps 3 to 6 of the mutators for one process, then its spec.
@@ -752,10 +758,12 @@ function readTop(
     const value = top.get(key)?.value;
     if (typeof value === "number") timing[key] = value;
   }
+  const socket = top.get("socket")?.value;
   return {
     timing,
     drafts: readProcesses(c, processes.entry, top, ctx),
     entry: processes.entry,
+    ...(typeof socket === "string" ? { socket } : {}),
   };
 }
 

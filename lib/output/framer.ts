@@ -311,3 +311,45 @@ export function framedOutput(
     end: () => framer.end(),
   };
 }
+
+/**
+ * A sink that hands every line to `first` and then to `second`, keeping
+ * the batch fast path for each sink that has one (the output ring in
+ * front of the log, say); `first` itself when there is no `second`.
+ *
+ * @example
+ * ```ts
+ * import { teeLines } from "./framer.ts";
+ * const a: number[] = [], b: number[] = [];
+ * const sink = teeLines({ line: (_b, s, e) => a.push(e - s) }, {
+ *   line: (_b, s, e) => b.push(e - s),
+ * });
+ * sink.line(new Uint8Array(3), 0, 3, true);
+ * // a and b are both [3]
+ * ```
+ */
+export function teeLines(first: LineSink, second: LineSink | null): LineSink {
+  // Nothing to tee (a process without a log probe, say): no cost at all.
+  if (second === null) return first;
+  return {
+    line(bytes, start, end, valid) {
+      first.line(bytes, start, end, valid);
+      second.line(bytes, start, end, valid);
+    },
+    lines(bytes, starts, ends, count) {
+      batchTo(first, bytes, starts, ends, count);
+      batchTo(second, bytes, starts, ends, count);
+    },
+  };
+}
+
+function batchTo(
+  sink: LineSink,
+  bytes: Uint8Array,
+  starts: Int32Array,
+  ends: Int32Array,
+  count: number,
+): void {
+  if (sink.lines) sink.lines(bytes, starts, ends, count);
+  else for (let i = 0; i < count; i++) sink.line(bytes, starts[i]!, ends[i]!, true);
+}

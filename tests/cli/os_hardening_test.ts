@@ -392,10 +392,11 @@ Deno.test(
   ),
   async () => {
     await using dir = await tempDir();
-    const file = await dir.write("procs.yaml", TREE);
     const signals = STOP_SIGNALS.filter((s) => s !== "SIGTERM" && s !== "SIGINT");
     assert.deepEqual(signals, ["SIGQUIT", "SIGPWR", "SIGXCPU", "SIGABRT", "SIGBUS"]);
     await Promise.all(signals.map(async (signal) => {
+      // A file each: one tend per config (the instance lock).
+      const file = await dir.write(`${signal}.yaml`, TREE);
       await using t = tend(["run", "--log-format", "json", file]);
       const tree = (await t.event("tree", "started")).record.pid!;
       await t.said("tree", "ready");
@@ -420,22 +421,21 @@ Deno.test(
   only("a second SIGQUIT, or a second SIGBUS, kills every group at once", NO_PS),
   async () => {
     await using dir = await tempDir();
-    const file = await dir.write(
-      "procs.yaml",
-      yaml({
-        // Far longer than any wait here: only the second signal can end it in time.
-        killTime: 60,
-        processes: {
-          stubborn: {
-            cmd: ["sh", "-c", "trap '' TERM; echo ready; while :; do sleep 1; done"],
-          },
+    const config = yaml({
+      // Far longer than any wait here: only the second signal can end it in time.
+      killTime: 60,
+      processes: {
+        stubborn: {
+          cmd: ["sh", "-c", "trap '' TERM; echo ready; while :; do sleep 1; done"],
         },
-      }),
-    );
+      },
+    });
     // Rust's std resets SIGBUS to its default action after one it did not
     // cause: without tend putting its handler back, the second would end
     // tend and leave the child behind.
     await Promise.all((["SIGQUIT", "SIGBUS"] as const).map(async (signal) => {
+      // A file each: one tend per config (the instance lock).
+      const file = await dir.write(`${signal}.yaml`, config);
       await using t = tend(["run", "--log-format", "json", file]);
       await t.said("stubborn", "ready");
       t.signal(signal);
