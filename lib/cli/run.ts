@@ -18,6 +18,7 @@ import { tendVariables } from "../config/mutators.ts";
 import { applyOverrides } from "../config/overrides.ts";
 import { systemClock } from "../os/clock.ts";
 import { DenoSpawner } from "../os/deno_spawner.ts";
+import { denoLogFiles } from "../os/log_files.ts";
 import { NotifySockets } from "../os/notify.ts";
 import { DenoProber } from "../os/probes.ts";
 import { signalNumber } from "../os/signals.ts";
@@ -167,6 +168,7 @@ async function supervise(
     log,
     signalNumber,
     outputWait: OUTPUT_WAIT_MS,
+    logFiles: denoLogFiles,
   });
   const stopListening = handleSignals(supervisor, log);
 
@@ -180,9 +182,11 @@ async function supervise(
   globalThis.addEventListener("unhandledrejection", onFatal);
 
   const count = Object.keys(config.processes).length;
+  // A text record of tend's own starts with "tend" already; a JSON one has
+  // only its message to say who speaks.
   log.log(
     "info",
-    `tend ${VERSION}: starting ${count} process${
+    `${log.format === "json" ? "tend " : ""}${VERSION}: starting ${count} process${
       count === 1 ? "" : "es"
     } from ${config.file} (pid ${Deno.pid})`,
   );
@@ -211,6 +215,9 @@ async function supervise(
   const outcome = await Promise.race([
     (async () => {
       await spawner.idle(OUTPUT_WAIT_MS);
+      // The log files within the same deadline, and then what closing
+      // them had to say (a file that failed to the end) in tend's log.
+      await Promise.all([log.flush(), supervisor.closeLogFiles()]);
       await log.flush();
       return "written" as const;
     })(),
