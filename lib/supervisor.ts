@@ -397,9 +397,13 @@ export class Supervisor {
     };
   }
 
-  /** A snapshot of every process's state. */
+  /**
+   * A snapshot of every process's state, with each running child's last
+   * probe result in `probe` (the monitor knows only the verdicts: a
+   * process STARTING because its probe fails says why only here).
+   */
   status(): ProcessStatus[] {
-    return this.monitor.status();
+    return this.monitor.status().map((s) => this.#withProbe(s));
   }
 
   /**
@@ -410,7 +414,7 @@ export class Supervisor {
   processStatus(name: string): ProcessStatus {
     const status = this.monitor.status().find((s) => s.name === name);
     if (status === undefined) throw new UnknownProcessError(name);
-    return status;
+    return this.#withProbe(status);
   }
 
   /** What the probes of a process found, or `null` when it has none. */
@@ -508,7 +512,7 @@ export class Supervisor {
 
   /** Logs one status record per process (supervisorctl's `status`, as a signal). */
   reportStatus(): void {
-    this.#log.status(this.monitor.status(), this.#clock.now());
+    this.#log.status(this.status(), this.#clock.now());
   }
 
   /**
@@ -577,6 +581,17 @@ export class Supervisor {
         return child;
       },
     };
+  }
+
+  // The status with the latest result of either probe of its current
+  // child, as `CHECK: RESULT` (`tcp 127.0.0.1:5432: Connection refused`);
+  // the monitor's own (the last verdict's) when there is none yet.
+  #withProbe(s: ProcessStatus): ProcessStatus {
+    const health = s.pid === null ? null : this.#health.status(s.name);
+    const last = health?.pid === s.pid ? health.last : null;
+    if (!health || !last) return s;
+    const probe = last.role === "ready" ? health.ready : health.alive;
+    return { ...s, probe: probe ? `${probe.check}: ${last.message}` : last.message };
   }
 
   // The names, once each is known to be a process's.
