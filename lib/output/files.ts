@@ -15,8 +15,10 @@
  * A file never holds anything up. Its Logger's back-pressure is not handed
  * to the children (only tend's own log paces them): while more than
  * {@linkcode LogFilesOptions.highWater} bytes wait for a file (a slow or
- * stuck disk), its records are dropped and counted, and once it catches
- * up a record in the file says how many are missing there. A file that
+ * stuck disk), or more than {@linkcode LogFilesOptions.totalHighWater}
+ * for all of them together, its records are dropped and counted, and once
+ * it catches up a record in the file says how many are missing there. So
+ * tend's memory stays bounded however many files hang at once. A file that
  * cannot be written (a full disk, a folder that cannot be made, no
  * permission) is the Logger's failure case: reported once, retried every
  * second, the records dropped and counted meanwhile, and the count written
@@ -237,9 +239,18 @@ export interface LogFilesOptions {
   now?: () => number;
   /**
    * Bytes waiting for one file beyond which its records are dropped (and
-   * counted) instead of buffered. @default 1 MiB
+   * counted) instead of buffered: enough for a flood to ride out a disk
+   * that stalls for tens of milliseconds (writes to a fresh file were
+   * seen to take 150 ms here), few enough to bound memory. @default 8 MiB
    */
   highWater?: number;
+  /**
+   * Bytes waiting for all files together beyond which a file holding back
+   * more than an eighth of `highWater` (1 MiB) drops too: a hung network
+   * mount under many files cannot take `highWater` times their number.
+   * @default 32 MiB
+   */
+  totalHighWater?: number;
   /** Milliseconds between tries of a file that fails. @default 1000 */
   retryInterval?: number;
 }
@@ -286,6 +297,7 @@ export class LogFiles {
     processes: Readonly<Record<string, { log?: LogFileSpec }>>,
     running: (name: string) => boolean,
   ): void {
+    const overBudget = () => this.#overBudget();
     const wanted = new Map<string, LogFileSpec>();
     for (const [name, spec] of Object.entries(processes)) {
       if (spec.log !== undefined) wanted.set(name, spec.log);
@@ -306,7 +318,13 @@ export class LogFiles {
       if (this.#files.has(name)) continue;
       this.#files.set(
         name,
-        new ProcessLogFile(name, spec, this.#options, this.#closing.get(spec.file)),
+        new ProcessLogFile(
+          name,
+          spec,
+          this.#options,
+          this.#closing.get(spec.file),
+          overBudget,
+        ),
       );
     }
   }
@@ -370,6 +388,19 @@ export class LogFiles {
     await Promise.all([...this.#closing.values()]);
   }
 
+  // Whether every file together holds back more than the total allowed.
+  // Only asked by a file that itself holds back a good deal, so the sum
+  // over all files is not paid on the common path.
+  #overBudget(): boolean {
+    const limit = this.#options.totalHighWater ?? DEFAULT_TOTAL_HIGH_WATER;
+    let total = 0;
+    for (const file of this.#files.values()) {
+      total += file.pending;
+      if (total >= limit) return true;
+    }
+    return false;
+  }
+
   #retire(name: string, file: ProcessLogFile): void {
     this.#files.delete(name);
     this.#leaving.delete(name);
@@ -385,7 +416,8 @@ function sameFile(a: LogFileSpec, b: LogFileSpec): boolean {
   return a.file === b.file && a.maxBytes === b.maxBytes && a.backups === b.backups;
 }
 
-const DEFAULT_HIGH_WATER = 1024 * 1024;
+const DEFAULT_HIGH_WATER = 8 * 1024 * 1024;
+const DEFAULT_TOTAL_HIGH_WATER = 32 * 1024 * 1024;
 
 // One process's file: its Logger over its RotatingFile, and the count of
 // records dropped while the file could not keep up.
@@ -395,6 +427,9 @@ class ProcessLogFile {
   #file: RotatingFile;
   #logger: Logger;
   #highWater: number;
+  // From this much held back, the total over every file counts too.
+  #share: number;
+  #overBudget: () => boolean;
   #onNotice: (message: string) => void;
   #dropped = 0;
 
@@ -403,10 +438,13 @@ class ProcessLogFile {
     spec: LogFileSpec,
     options: LogFilesOptions,
     after: Promise<void> | undefined,
+    overBudget: () => boolean,
   ) {
     this.#name = name;
     this.spec = spec;
     this.#highWater = options.highWater ?? DEFAULT_HIGH_WATER;
+    this.#share = this.#highWater / 8;
+    this.#overBudget = overBudget;
     const notice = options.onNotice ?? (() => {});
     this.#onNotice = (message) => notice(`${name}'s log file: ${message}`);
     this.#file = new RotatingFile(options.fs, spec, after);
@@ -423,6 +461,11 @@ class ProcessLogFile {
         : {}),
       onNotice: this.#onNotice,
     });
+  }
+
+  /** Bytes waiting for the file's write in flight to end. */
+  get pending(): number {
+    return this.#logger.pending;
   }
 
   lines(pid: number, stream: OutputStream): LineSink {
@@ -452,10 +495,14 @@ class ProcessLogFile {
   }
 
   // Whether `count` more records may be buffered: not while more than the
-  // high-water mark waits to be written, when they are counted instead.
-  // Once there is room again, a record says how many are missing here.
+  // high-water mark waits to be written (or a good deal does, and all the
+  // files together are over theirs), when they are counted instead. Once
+  // there is room again, a record says how many are missing here.
   #admit(count: number): boolean {
-    if (this.#logger.pending >= this.#highWater) {
+    const pending = this.#logger.pending;
+    if (
+      pending >= this.#highWater || (pending >= this.#share && this.#overBudget())
+    ) {
       this.#dropped += count;
       return false;
     }

@@ -744,7 +744,7 @@ Deno.test("maxRestarts: 2 gives 3 starts then FATAL while the others run; tend s
   const table = await ctl(["status", "-c", file, "crash"]);
   assert.match(
     table.stdout,
-    /crash\s+FATAL\s+-\s+-\s+2\s+exit 3\s+gave up: tend start crash/,
+    /crash\s+FATAL\s+-\s+-\s+-\s+2\s+exit 3\s+gave up: tend start crash/,
   );
 
   const revived = await ctl(["start", "-c", file, "crash"]);

@@ -44,7 +44,7 @@ Deno.test("a flood with maxBytes: 64KB, backups: 2 leaves exactly F, F.1 and F.2
   // The folder does not exist yet: tend makes it.
   const F = join(dir.path, "logs", "deep", "flood.log");
   // 25,000 records of about 35 bytes: 13 rotations or so. They are fewer
-  // bytes than a file may hold back before it drops (1 MiB), so however
+  // bytes than a file may hold back before it drops (8 MiB), so however
   // slow the disk, none may be missing.
   const lines = 25_000;
   const file = await dir.write(

@@ -384,3 +384,47 @@ Deno.test("a new writer of the same path opens it only once the last one has let
   assert.equal(fs.opens, 2);
   assert.equal(fs.text(F), `${TIME} [web] old settings\n${TIME} [web] new settings\n`);
 });
+
+Deno.test("files held back together are bounded too: past the total, a file holding back much drops", async () => {
+  const fs = new FakeFs();
+  const notices: string[] = [];
+  const files = new LogFiles({
+    fs,
+    now: () => at,
+    // 27 bytes a record: a file may hold back 370 of them alone, but once
+    // one holds back 1250 bytes (an eighth), the total of 2000 counts.
+    highWater: 10_000,
+    totalHighWater: 2000,
+    onNotice: (m) => notices.push(m),
+  });
+  const G = "/logs/api.log";
+  files.configure(
+    { web: { log: SPEC }, api: { log: { ...SPEC, file: G } } },
+    () => false,
+  );
+  let release!: () => void;
+  fs.hold = new Promise((resolve) => release = resolve);
+  feed(files, "web", "first");
+  feed(files, "api", "first");
+  await new Promise((resolve) => setTimeout(resolve, 0)); // both writes in flight
+  const many = (name: string, from: number, count: number) => {
+    for (let i = from; i < from + count; i++) {
+      feed(files, name, `line ${String(i).padStart(2, "0")}`);
+    }
+  };
+  many("api", 0, 40); // 1080 bytes: under a file's share, all kept
+  many("web", 0, 60); // kept up to 1269 bytes (47), then the total is over
+  fs.hold = null;
+  release();
+  await files.close();
+  const web = fs.text(F).trimEnd().split("\n");
+  assert.equal(web.length, 1 + 47 + 1, web.join("\n"));
+  assert.equal(
+    web.at(-1),
+    `${TIME} tend 13 log records were lost: this file could not keep up`,
+  );
+  assert.equal(fs.text(G).trimEnd().split("\n").length, 41);
+  assert.deepEqual(notices, [
+    "web's log file: could not keep up; 13 log records were dropped from it",
+  ]);
+});
