@@ -16,6 +16,7 @@ import { write, WriteError } from "./lib/cli/console.ts";
 import { EXIT } from "./lib/cli/exit_codes.ts";
 import { HELP, VERSION } from "./lib/cli/help.ts";
 import { run } from "./lib/cli/run.ts";
+import { guardSignals } from "./lib/cli/signals.ts";
 import { schema } from "./lib/cli/schema.ts";
 import { ConfigError } from "./lib/config/load.ts";
 
@@ -28,6 +29,10 @@ export { VERSION } from "./lib/cli/help.ts";
  * @param args the command line, without the program name
  */
 export async function main(args: string[]): Promise<number> {
+  // First of all, for every command (a client waiting in `tend logs -f` or
+  // `tend shutdown` is as long-lived as `tend run`): SIGUSR1 would make
+  // Deno open a debugger port any local user could use to run code as us.
+  guardSignals();
   const [command, ...rest] = args;
   try {
     const client = clientCommand(command);

@@ -102,8 +102,9 @@ Exit status:
  * @throws {UsageError} for bad arguments
  */
 export async function run(args: string[]): Promise<number> {
-  // First of all: until this runs, a SIGUSR1 ends tend (or, later, opens
-  // Deno's debugger port). No child has started yet.
+  // main.ts guards first thing; this is for run() called on its own (it is
+  // idempotent). Until it runs, a SIGUSR1 ends tend, or opens Deno's
+  // debugger port; no child has started yet.
   guardSignals();
   const dashes = args.indexOf("--");
   const flagArgs = dashes === -1 ? args : args.slice(0, dashes);
