@@ -16,6 +16,7 @@ import {
   parseClient,
   withClient,
 } from "./remote.ts";
+import { escapeText } from "../output/escape.ts";
 
 /** The text of `tend logs --help`. */
 export const LOGS_HELP =
@@ -92,11 +93,13 @@ export function textOf(record: string): string {
   try {
     parsed = JSON.parse(record);
   } catch {
-    return record + "\n";
+    return escapeText(record) + "\n";
   }
   const time = typeof parsed.time === "string" ? Date.parse(parsed.time) : NaN;
   const message = typeof parsed.message === "string" ? parsed.message : record;
-  return `${clockText(time)} ${message}\n`;
+  // One record, one line, as tend's own text log writes it: a child's
+  // (or a server's) control characters are shown escaped, never acted on.
+  return `${clockText(time)} ${escapeText(message)}\n`;
 }
 
 function clockText(ms: number): string {

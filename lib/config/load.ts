@@ -67,6 +67,7 @@ import {
   type Path,
   quote,
 } from "./yaml.ts";
+import { peekSocket } from "./peek.ts";
 
 export { ConfigError, formatProblem, type Problem } from "./problems.ts";
 export type { EnvFileText } from "./mutators.ts";
@@ -204,6 +205,21 @@ async function readEnvFile(path: string): Promise<EnvFileText> {
   } catch {
     const { line, col, message } = invalidUtf8(path, bytes);
     return { problem: message, line, col };
+  }
+}
+
+/**
+ * The `socket:` key of a config file, read as leniently as
+ * {@linkcode peekSocket} (a client must find a running tend's socket while
+ * its file is being edited), but through the same bounded reader as
+ * {@linkcode loadConfig}: a FIFO, `/dev/zero` or a huge file gives `null`
+ * at once, never a hang or unbounded memory.
+ */
+export async function readSocketKey(file: string): Promise<string | null> {
+  try {
+    return peekSocket(await readConfigText(file), dirname(resolve(file)));
+  } catch {
+    return null; // unreadable: the socket is derived from the file's path
   }
 }
 
