@@ -7,7 +7,7 @@
  */
 
 import { formatElapsed, parseDuration } from "../core/duration.ts";
-import type { ProcessStatusJson } from "../control/api.ts";
+import { MAX_WAIT_S, type ProcessStatusJson } from "../control/api.ts";
 import { ApiFailure } from "../control/client.ts";
 import { UsageError } from "./args.ts";
 import { EXIT } from "./exit_codes.ts";
@@ -73,6 +73,11 @@ export async function act(verb: Verb, args: string[], help: string): Promise<num
     } catch (error) {
       throw new UsageError(`--timeout ${values.timeout}: ${(error as Error).message}`);
     }
+    if (timeout > MAX_WAIT_S) {
+      throw new UsageError(
+        `--timeout ${values.timeout}: at most a day (${MAX_WAIT_S}s)`,
+      );
+    }
   }
   return await withClient(values, command, async (client) => {
     const found = await resolveNames(client, positionals);
@@ -81,7 +86,8 @@ export async function act(verb: Verb, args: string[], help: string): Promise<num
     const results = new Map<string, ProcessStatusJson>();
     await Promise.all(found.names.map(async (name) => {
       const before = found.byName.get(name)!;
-      const seconds = timeout ?? before.killTime + 5;
+      // A killTime of days waits as long as tend lets a request wait.
+      const seconds = timeout ?? Math.min(before.killTime + 5, MAX_WAIT_S);
       const query = wait ? `?wait=1&timeout=${seconds}` : "";
       let reply;
       try {

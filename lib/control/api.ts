@@ -742,6 +742,9 @@ function flag(query: URLSearchParams, key: string): boolean {
   throw new ApiError(400, `${key} must be 1 or 0, not "${value.slice(0, 32)}"`);
 }
 
+/** The longest wait a request may ask for (`timeout=`), in seconds: a day. */
+export const MAX_WAIT_S = 86400;
+
 // `timeout=S`: a duration (`10`, `1.5`, `500ms`, `2m`) up to a day.
 function seconds(value: string, key: string): number {
   let s: number;
@@ -750,7 +753,9 @@ function seconds(value: string, key: string): number {
   } catch (error) {
     throw new ApiError(400, `${key} ${(error as Error).message}`);
   }
-  if (s > 86400) throw new ApiError(400, `${key} must be at most a day (86400)`);
+  if (s > MAX_WAIT_S) {
+    throw new ApiError(400, `${key} must be at most a day (${MAX_WAIT_S})`);
+  }
   return s;
 }
 

@@ -238,7 +238,7 @@ class Deadline {
     this.#timer = setTimeout(() => {
       this.timedOut = true;
       this.#controller.abort();
-    }, ms);
+    }, Math.min(ms, MAX_TIMER_MS));
     if (outer?.aborted) this.#controller.abort();
     else outer?.addEventListener("abort", this.#onOuter, { once: true });
   }
@@ -509,13 +509,17 @@ function killGroup(pgid: number): void {
   }
 }
 
+// The longest delay setTimeout takes (about 24.8 days); a longer one would
+// fire at once, so a check given a timeout of weeks is given 24.8 days.
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 // Resolves with the promise's value if it settles within `ms`, else with undefined.
 function settleWithin<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   return Promise.race([
     promise,
     new Promise<undefined>((resolve) =>
-      timer = setTimeout(() => resolve(undefined), ms)
+      timer = setTimeout(() => resolve(undefined), Math.min(ms, MAX_TIMER_MS))
     ),
   ]).finally(() => clearTimeout(timer));
 }

@@ -972,3 +972,23 @@ Deno.test("when every descriptor is taken the control socket stops, and it liste
   t.signal("SIGTERM");
   assert.equal(await t.exit(), 0);
 });
+
+Deno.test("tend stop waits for a process whose killTime is weeks; a --timeout over a day is bad usage", async () => {
+  // Regression: the default wait (killTime + 5 s) went over the API's one-day
+  // limit, so tend stop failed with a 400 for such a process.
+  await using dir = await tempDir();
+  const file = await dir.write(
+    "procs.yaml",
+    yaml({ processes: { a: { cmd: SLEEPER, killTime: 30 * 86400 } } }),
+  );
+  await using t = tend(["run", "--log-format", "json", file]);
+  await t.said("a", "ready");
+  const tooLong = await ctl(["stop", "a", "--timeout", "25h", "-c", file]);
+  assert.equal(tooLong.code, 64, show(tooLong));
+  assert.match(tooLong.stderr, /at most a day/);
+  const stop = await ctl(["stop", "a", "-c", file]);
+  assert.equal(stop.code, 0, show(stop));
+  assert.match(stop.stdout, /a: stopped/);
+  t.signal("SIGTERM");
+  assert.equal(await t.exit(), 0);
+});

@@ -135,6 +135,18 @@ Deno.test("tcp passes against a listening port", async () => {
   });
 });
 
+Deno.test("a timeout of weeks is waited, not taken as an overflowed timer that fires at once", async () => {
+  // Regression: setTimeout takes at most 2^31-1 ms; beyond, it fires almost
+  // at once, so every check with timeout: 30d timed out at its start.
+  await using server = serve(async () => {
+    await new Promise((r) => setTimeout(r, 50));
+    return new Response("ok");
+  });
+  const thirtyDays = 30 * 86400 * 1000;
+  const result = await check({ kind: "http", url: `${server.url}/` }, thirtyDays);
+  assert.equal(result.ok, true, result.message);
+});
+
 Deno.test("tcp fails against a closed port, with the OS's reason", async () => {
   const result = await check({ kind: "tcp", host: "127.0.0.1", port: closedPort() });
   assert.deepEqual(result, { ok: false, message: "Connection refused" });
