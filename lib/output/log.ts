@@ -83,6 +83,15 @@ export interface LoggerOptions {
    * `tend run` writes these to stderr. @default nothing
    */
   onNotice?: (message: string) => void;
+  /**
+   * Milliseconds a destination may take nothing, while readers are held
+   * back, before it counts as stalled: a terminal paused with Ctrl-S, a log
+   * shipper that hangs. A stalled destination must not hold the children
+   * (their output, the ring, log probes, log files) for ever, so readers
+   * are let go and records are dropped, and counted, until it takes bytes
+   * again; a record then says how many were lost. @default 5000
+   */
+  stallTimeout?: number;
 }
 
 /**
@@ -165,6 +174,12 @@ export class Logger {
   #lineStart = true;
   // Bytes of the write in flight not written yet.
   #inFlight = 0;
+  #stallTimeout: number;
+  // When the destination last took bytes (or a write began).
+  #progressAt = 0;
+  #stallTimer: ReturnType<typeof setTimeout> | undefined;
+  // The destination took nothing for stallTimeout while readers waited.
+  #stalled = false;
   // Records of one turn share one time prefix; see stamp().
   #turn = 0;
   #stampTurn = -1;
@@ -180,6 +195,7 @@ export class Logger {
     this.#atomic = options.atomicWrites ?? false;
     this.#retryInterval = options.retryInterval ?? 1000;
     this.#onNotice = options.onNotice ?? (() => {});
+    this.#stallTimeout = options.stallTimeout ?? 5000;
   }
 
   /** Bytes waiting for the write in flight to end. */
@@ -229,11 +245,45 @@ export class Logger {
    * of child output wait for it before reading more.
    */
   backpressure(): Promise<void> | undefined {
-    if (this.#len < this.#highWater) return undefined;
+    if (this.#len < this.#highWater || this.#stalled) return undefined;
+    this.#watchStall();
     return this.#pressure ??= new Promise<void>((resolve) =>
       this.#drained.push(resolve)
     )
       .finally(() => this.#pressure = null);
+  }
+
+  // While readers are held, checks that the destination takes bytes; one
+  // that took nothing for stallTimeout lets them go (see stallTimeout).
+  #watchStall(): void {
+    if (this.#stallTimer !== undefined) return;
+    const check = () => {
+      this.#stallTimer = undefined;
+      if (this.#drained.length === 0 || this.#writing === null) return;
+      const idle = performance.now() - this.#progressAt;
+      if (idle < this.#stallTimeout) {
+        this.#stallTimer = setTimeout(check, this.#stallTimeout - idle);
+        return;
+      }
+      this.#stalled = true;
+      this.#onNotice(
+        `the log has taken nothing for ${this.#stallTimeout / 1000} s; records are ` +
+          `dropped, and counted, until it takes them again, so that the children are ` +
+          `not held`,
+      );
+      this.#dropPending();
+      const waiting = this.#drained;
+      this.#drained = [];
+      for (const resolve of waiting) resolve();
+    };
+    this.#stallTimer = setTimeout(check, this.#stallTimeout);
+  }
+
+  // Drops the records waiting behind a stalled write (they end at a record
+  // boundary: every commit does).
+  #dropPending(): void {
+    this.#drop(this.#buf.subarray(0, this.#len));
+    this.#len = 0;
   }
 
   /** Writes a record about one of tend's own events. */
@@ -391,6 +441,8 @@ export class Logger {
   /** Marks bytes up to `end` as written into the buffer, and schedules a flush. */
   commit(end: number): void {
     this.#len = end;
+    // Behind a stalled write, at most highWater waits; the rest is counted.
+    if (this.#stalled && this.#len >= this.#highWater) this.#dropPending();
     if (!this.#scheduled) {
       this.#scheduled = true;
       // The turn ends here, so the next record gets a fresh time stamp even
@@ -417,15 +469,27 @@ export class Logger {
     this.#buf = this.#spare ?? new Uint8Array(Math.max(256 * 1024, this.#len));
     this.#spare = null;
     this.#len = 0;
+    this.#progressAt = performance.now();
     this.#writing = this.#writeAll(data).finally(() => {
       this.#spare = data.buffer.byteLength <= 4 * 1024 * 1024
         ? new Uint8Array(data.buffer as ArrayBuffer)
         : null;
       this.#writing = null;
+      if (this.#stalled) {
+        // It took the stalled write at last: say what was lost, first.
+        this.#stalled = false;
+        if (this.#lost > 0 && this.#failure === null && !this.#gone) {
+          this.#failure = `it took nothing for ${this.#stallTimeout / 1000} s`;
+          this.#retryAt = 0;
+        }
+      }
       if (this.#len < this.#highWater) {
         const waiting = this.#drained;
         this.#drained = [];
         for (const resolve of waiting) resolve();
+        // Nobody is held: no stall to watch for.
+        clearTimeout(this.#stallTimer);
+        this.#stallTimer = undefined;
       }
       if (this.#len > 0) this.#startWrite();
     });
@@ -479,7 +543,10 @@ export class Logger {
           return false;
         }
         off += n;
-        if (n > 0) this.#lineStart = data[off - 1] === NL;
+        if (n > 0) {
+          this.#lineStart = data[off - 1] === NL;
+          this.#progressAt = performance.now();
+        }
         wait = FULL_WAIT_MIN;
       }
       return true;

@@ -573,3 +573,54 @@ Deno.test("after a second stop request during the stop, a working stdout still g
   assert.match(t.lines.at(-1)!, / tend every process has stopped$/, t.transcript());
   assert.equal(t.stderr, "");
 });
+
+Deno.test("a stdout that takes nothing for 5 s stops holding the children: their output reaches the ring again", async () => {
+  // Regression: back-pressure from a stalled stdout held every child for
+  // ever, so a flood's later lines (and log probes, log files, tend logs)
+  // never came.
+  await using dir = await tempDir();
+  const file = await dir.write(
+    "procs.yaml",
+    [
+      "processes:",
+      "  flood:",
+      "    cmd: [sh, -c, 'yes flood | head -n 300000; echo after-the-flood; exec sleep 1000']",
+    ].join("\n") + "\n",
+  );
+  const proc = new Deno.Command(Deno.execPath(), {
+    args: tendArgv(["run", file]).slice(1),
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stderr = new Response(proc.stderr).text();
+  try {
+    // Nobody reads tend's stdout: the pipe fills and stays full.
+    await until("the flood's last line in tend logs", async () => {
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: tendArgv(["logs", "flood", "-n", "1", "-c", file]).slice(1),
+        stdin: "null",
+        stdout: "piped",
+        stderr: "null",
+        signal: AbortSignal.timeout(TIMEOUT),
+      }).output();
+      if (out.code !== 0) return false;
+      await new Promise((r) => setTimeout(r, 200));
+      return dec.decode(out.stdout).includes("after-the-flood");
+    });
+    proc.kill("SIGTERM");
+    assert.equal(await exitOf(proc), 0);
+    assert.match(
+      await stderr,
+      /^tend: the log has taken nothing for 5 s; records are dropped/m,
+    );
+  } finally {
+    try {
+      proc.kill("SIGKILL");
+    } catch {
+      // exited
+    }
+    await proc.status;
+    await proc.stdout.cancel();
+  }
+});

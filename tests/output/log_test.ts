@@ -792,3 +792,53 @@ Deno.test("a status request writes one record per process with its state", async
     ],
   ]);
 });
+
+Deno.test("a destination that takes nothing for stallTimeout lets the readers go, drops and counts, and says so when it takes bytes again", async () => {
+  // Regression: a stalled stdout (Ctrl-S, a hung log shipper) held every
+  // child for ever: no output read, no ring, no log probe, no log file.
+  const gate = new Gate();
+  const notices: string[] = [];
+  const logger = new Logger({
+    out: gate,
+    now: fixed,
+    highWater: 1000,
+    stallTimeout: 50,
+    onNotice: (message) => notices.push(message),
+  });
+  const framer = new LineFramer(logger.lines("web", 1, "stdout"));
+  framer.push(enc.encode("first\n"));
+  await Promise.resolve(); // the first write starts and hangs on the gate
+  assert.equal(gate.waiting, 1);
+  for (let i = 0; i < 20; i++) framer.push(enc.encode("y".repeat(99) + "\n"));
+  const wait = logger.backpressure();
+  assert.ok(wait instanceof Promise, "held at first");
+  await wait; // let go once the destination has taken nothing for 50 ms
+  assert.equal(logger.backpressure(), undefined, "not held while stalled");
+  assert.equal(logger.pending, 0, "what waited was dropped");
+  for (let i = 0; i < 30; i++) framer.push(enc.encode("z".repeat(99) + "\n"));
+  assert.ok(logger.pending < 1000, "bounded while stalled");
+  framer.push(enc.encode("last\n"));
+  const flushed = logger.flush();
+  for (let i = 0; i < 100 && (gate.waiting > 0 || logger.pending > 0); i++) {
+    gate.release();
+    await new Promise((r) => setTimeout(r, 0));
+  }
+  gate.release();
+  await flushed;
+  const lines = dec.decode(new Uint8Array(gate.written.flatMap((c) => [...c])))
+    .split("\n").filter((l) => l !== "").map((l) =>
+      l.replace(/^\d\d:\d\d:\d\d\.\d{3} /, "")
+    );
+  assert.equal(lines[0], "[web] first");
+  assert.match(
+    lines[1]!,
+    /^tend up to \d+ log records were lost: it took nothing for 0\.05 s$/,
+  );
+  assert.equal(lines.at(-1), "[web] last");
+  const lost = Number(lines[1]!.match(/up to (\d+)/)![1]);
+  const kept = lines.filter((l) => /\[web\] [yz]/.test(l)).length;
+  assert.equal(lost + kept, 50, "every record is written or counted");
+  assert.equal(notices.length, 2, notices.join("\n"));
+  assert.match(notices[0]!, /has taken nothing for 0\.05 s/);
+  assert.match(notices[1]!, /written again; up to \d+ records were lost/);
+});
