@@ -156,8 +156,11 @@ export const DEFAULT_LINES = 100;
 const encoder = new TextEncoder();
 // Each stream's queue, in bytes, before it counts as not keeping up.
 const STREAM_QUEUE = 64 * 1024;
-// Lines a log follower reads from the ring at once.
+// Lines a log follower reads from the ring at once, and the most text: a
+// slow client then holds its queue and one batch (a few hundred KiB at
+// worst, JSON-escaped), not a whole ring's worth of long lines.
 const READ_BATCH = 512;
+const READ_CHARS = 32 * 1024;
 const ACTIONS = ["start", "stop", "restart", "signal"] as const;
 type Action = typeof ACTIONS[number];
 
@@ -558,7 +561,7 @@ export class ControlApi {
       // ring has (lost lines counted), or wait for it to have something.
       pull: async (c) => {
         while (!done) {
-          const items = follower.take(READ_BATCH);
+          const items = follower.take(READ_BATCH, READ_CHARS);
           if (items.length > 0) {
             c.enqueue(
               encoder.encode(items.map((i) => logRecord(i, this.#now)).join("")),

@@ -664,9 +664,11 @@ export class RingFollower {
   /**
    * Up to `max` lines, oldest first across processes, each process's lost
    * lines (those its ring dropped before this follower read them) counted
-   * first.
+   * first. It stops early, after at least one line, once the lines' text
+   * reaches `maxChars`, so that a reader's batch stays small however long
+   * the lines are.
    */
-  take(max: number): FollowItem[] {
+  take(max: number, maxChars = Infinity): FollowItem[] {
     const items: FollowItem[] = [];
     for (const [ring, pos] of this.#cursors) {
       if (!ring.valid(pos)) {
@@ -675,7 +677,8 @@ export class RingFollower {
       }
     }
     let lines = 0;
-    while (lines < max) {
+    let chars = 0;
+    while (lines < max && chars < maxChars) {
       let best: ProcessRing | null = null;
       let bestSeq = Infinity;
       for (const [ring, pos] of this.#cursors) {
@@ -687,8 +690,10 @@ export class RingFollower {
         }
       }
       if (best === null) break;
-      items.push({ kind: "line", ...best.readAt(this.#cursors.get(best)!) });
+      const line = best.readAt(this.#cursors.get(best)!);
+      items.push({ kind: "line", ...line });
       lines++;
+      chars += line.text.length;
     }
     // A removed process's ring, read to its end, is let go.
     for (const [ring, pos] of this.#cursors) {

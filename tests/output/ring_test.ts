@@ -328,3 +328,16 @@ Deno.test("random lines in random chunks: the ring holds a suffix of them within
     assert.equal(seen + lost, total, `seed ${seed}: every line seen or counted`);
   }
 });
+
+Deno.test("take() stops at a character budget, after at least one line, so a batch stays small", () => {
+  const ring = new OutputRing();
+  const sink = ring.lines("web", 1, "stdout");
+  for (let i = 0; i < 10; i++) {
+    sink.line(new TextEncoder().encode("x".repeat(1000)), 0, 1000, true);
+  }
+  const follower = ring.follow(["web"], 10, () => {});
+  assert.equal(follower.take(512, 2500).length, 3);
+  assert.equal(follower.take(512, 1).length, 1, "one line at least");
+  assert.equal(follower.take(512).length, 6);
+  follower.close();
+});
