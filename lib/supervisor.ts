@@ -193,7 +193,7 @@ export class Supervisor {
   #finish!: (code: number) => void;
   #insist!: () => void;
   #stopping: Promise<void> | null = null;
-  #firstStop: { signal: string; at: number } | null = null;
+  #lastStop: { signal: string; at: number } | null = null;
   #health: Health;
   #files: LogFiles | null = null;
   // Children's NOTIFY_SOCKETs, made when a process first needs one.
@@ -345,12 +345,13 @@ export class Supervisor {
   /**
    * A stop request from outside (SIGTERM, SIGINT, Ctrl-C): the first one
    * stops everything gracefully; another one kills every group at once,
-   * unless it is the same signal within 50 ms (the same keypress).
+   * unless it is the same signal within 50 ms of the last one (the same
+   * keypress).
    */
   interrupt(signal: string): InterruptOutcome {
     const now = this.#clock.now();
     if (!this.stopping) {
-      this.#firstStop = { signal, at: now };
+      this.#lastStop = { signal, at: now };
       this.#log.log(
         "info",
         `${signal}: stopping every process (send it again to kill them at once)`,
@@ -358,8 +359,11 @@ export class Supervisor {
       void this.shutdown(0);
       return "stopping";
     }
-    const first = this.#firstStop;
-    if (first?.signal === signal && now - first.at < SAME_KEYPRESS_MS) return "repeat";
+    // Compared with the last request acted on, not the first: under deno
+    // task each Ctrl-C arrives twice, the second press too.
+    const last = this.#lastStop;
+    if (last?.signal === signal && now - last.at < SAME_KEYPRESS_MS) return "repeat";
+    this.#lastStop = { signal, at: now };
     this.#log.log("warn", `${signal} again: sending SIGKILL to every process group`);
     this.kill();
     this.#insist();

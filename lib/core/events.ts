@@ -33,7 +33,13 @@ export type MonitorEvent =
   | { type: "not-restarting"; name: string; reason: string }
   | { type: "stop-signal"; name: string; pid: number; signal: SignalName }
   | { type: "leftovers"; name: string; pid: number; signal: SignalName }
-  | { type: "sigkill"; name: string; pid: number }
+  | {
+    type: "sigkill";
+    name: string;
+    pid: number;
+    /** `killTime` ran out, or a kill was asked for at once (a second SIGTERM). */
+    why: "killTime" | "asked";
+  }
   | { type: "abandoned"; name: string; pid: number }
   | {
     type: "signal-failed";

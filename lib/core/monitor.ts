@@ -186,6 +186,8 @@ interface Stopping extends Live {
   killTimer: TimerHandle | null;
   killAt: number | null;
   killed: boolean;
+  /** SIGKILL was asked for at once (killAll), not earned by killTime. */
+  killAsked?: boolean;
   exit: ExitRecord | null;
   unwatch: (() => void) | null;
 }
@@ -683,7 +685,10 @@ export class ProcessMonitor implements Timing {
       } else if (state.kind === "stopping" && state.then !== "remove") {
         state.then = "halt";
       }
-      if (proc.state.kind === "stopping") this.#kill(proc, proc.state);
+      if (proc.state.kind === "stopping") {
+        proc.state.killAsked = true;
+        this.#kill(proc, proc.state);
+      }
     }
   }
 
@@ -995,7 +1000,12 @@ export class ProcessMonitor implements Timing {
       return;
     }
     state.killed = true;
-    this.#sink.event({ type: "sigkill", name: proc.name, pid: state.child.pid });
+    this.#sink.event({
+      type: "sigkill",
+      name: proc.name,
+      pid: state.child.pid,
+      why: state.killAsked ? "asked" : "killTime",
+    });
     this.#signal(proc, state.child, "SIGKILL");
     this.#abandonLater(proc, state);
   }

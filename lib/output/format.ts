@@ -90,7 +90,9 @@ export function describeEvent(e: Exclude<MonitorEvent, { type: "state" }>): Even
     case "sigkill":
       return {
         level: "warn",
-        text: "still running after killTime: sent SIGKILL to its process group",
+        text: e.why === "asked"
+          ? "killed at once, as asked: sent SIGKILL to its process group"
+          : "still running after killTime: sent SIGKILL to its process group",
         fields: { signal: "SIGKILL" },
       };
     case "abandoned":

@@ -45,7 +45,7 @@ Deno.test(
     try {
       await Deno.stat(deno);
     } catch {
-      unit = unit.replace(`ExecStart=${deno} `, `ExecStart=${Deno.execPath()} `);
+      unit = unit.replaceAll(`=${deno} `, `=${Deno.execPath()} `);
     }
     await using dir = await tempDir();
     const file = await dir.write("tend.service", unit);
@@ -66,6 +66,15 @@ Deno.test("the unit and the Dockerfile run tend with the start task's permission
   const flags = (a: string) => a.startsWith("--allow-") || a.startsWith("--v8-flags=");
   assert.deepEqual(fromUnit.filter(flags), PERMISSIONS);
   assert.ok(fromUnit.includes("--subreaper"));
+  // The socket in the RuntimeDirectory systemd makes private, and
+  // systemctl reload through it.
+  const unit = await Deno.readTextFile(UNIT);
+  assert.match(unit, /^RuntimeDirectory=tend$/m);
+  assert.match(unit, /^RuntimeDirectoryMode=0700$/m);
+  const socket = fromUnit[fromUnit.indexOf("--socket") + 1];
+  assert.equal(socket, "/run/tend/tend.sock");
+  const reload = unit.split("\n").find((l) => l.startsWith("ExecReload="))!;
+  assert.ok(reload.endsWith(`main.ts reload --socket ${socket}`), reload);
   const dockerfile = await Deno.readTextFile(DOCKERFILE);
   const entrypoint = dockerfile.match(/^ENTRYPOINT (\[.*\])$/m)?.[1];
   assert.ok(entrypoint, "the Dockerfile has an exec-form ENTRYPOINT");

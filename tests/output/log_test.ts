@@ -160,7 +160,8 @@ Deno.test("tend's events read as sentences with their details", async () => {
     name: "db",
     error: "No such file or directory",
   });
-  logger.event({ type: "sigkill", name: "web", pid: 7 });
+  logger.event({ type: "sigkill", name: "web", pid: 7, why: "killTime" });
+  logger.event({ type: "sigkill", name: "web", pid: 7, why: "asked" });
   logger.event({
     type: "signal-failed",
     name: "web",
@@ -175,6 +176,7 @@ Deno.test("tend's events read as sentences with their details", async () => {
     "[web] tend: restarting now",
     "[db] tend: cannot start: No such file or directory",
     "[web] tend: still running after killTime: sent SIGKILL to its process group",
+    "[web] tend: killed at once, as asked: sent SIGKILL to its process group",
     "[web] tend: cannot send SIGTERM to its process group: Operation not permitted (os error 1)",
   ]);
 });
