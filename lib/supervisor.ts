@@ -36,6 +36,7 @@ import type { Config } from "./config/load.ts";
 import { Health, type HealthStatus, needsNotifySocket } from "./health.ts";
 import { framedOutput, teeLines } from "./output/framer.ts";
 import type { Logger } from "./output/log.ts";
+import { ProcessCounters } from "./output/counters.ts";
 import { OutputRing } from "./output/ring.ts";
 
 /** A spawner that can also tell when its children's output has been read. */
@@ -175,6 +176,8 @@ export class Supervisor {
   readonly insisted: Promise<void>;
   /** Each process's recent output (empty when built with `ring: null`). */
   readonly ring: OutputRing;
+  /** What each process printed (lines, bytes) and how often it exited, for metrics. */
+  readonly counters: ProcessCounters = new ProcessCounters();
 
   #config: Config;
   #load: (() => Promise<LoadResult>) | null;
@@ -224,7 +227,9 @@ export class Supervisor {
     this.events.on((event) => this.#health.event(event));
     this.events.on((event) => {
       if (event.type === "not-restarting") queueMicrotask(() => this.#checkAllDone());
+      else if (event.type === "exited") this.counters.exited(event.name);
     });
+    const counters = this.counters;
     this.monitor = new ProcessMonitor({
       spawner: this.#withNotifySockets(options.notifySockets ?? (() => null)),
       clock: this.#clock,
@@ -233,16 +238,25 @@ export class Supervisor {
         event: (event: MonitorEvent) => this.events.emit(event),
         // The ring sees every line first, then the log, then a log probe
         // (borrowed bytes, no copy); the log's back-pressure paces the child.
+        // Counting (for metrics) wraps the whole: bytes per chunk, lines per batch.
         output: (name, pid, stream) =>
-          framedOutput(
-            teeLines(
-              ring === null ? log.lines(name, pid, stream) : teeLines(
-                ring.lines(name, pid, stream),
-                log.lines(name, pid, stream),
+          counters.bytes(
+            name,
+            stream,
+            framedOutput(
+              counters.lines(
+                name,
+                stream,
+                teeLines(
+                  ring === null ? log.lines(name, pid, stream) : teeLines(
+                    ring.lines(name, pid, stream),
+                    log.lines(name, pid, stream),
+                  ),
+                  this.#health.lines(name, pid, stream),
+                ),
               ),
-              this.#health.lines(name, pid, stream),
+              () => log.backpressure(),
             ),
-            () => log.backpressure(),
           ),
       },
     });
@@ -600,6 +614,7 @@ export class Supervisor {
       this.monitor.removeProcess(name);
       this.#health.forget(name);
       this.ring.forget(name);
+      this.counters.forget(name);
     }
     for (const [name, spec] of plan.added) this.monitor.addProcess(name, spec);
     for (const [name, spec] of plan.changed) this.monitor.updateProcess(name, spec);

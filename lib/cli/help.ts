@@ -44,6 +44,9 @@ Flags for run (they override the file):
   --subreaper              reap orphaned processes as PID 1 does (needs --allow-ffi)
   --socket PATH            the control socket (default: TEND_SOCKET, the file's socket:,
                            else \${XDG_RUNTIME_DIR:-/tmp}/tend-UID/HASH.sock)
+  --http ADDR              also listen on TCP (127.0.0.1:9100; a PORT alone is 127.0.0.1):
+                           /v1 with a bearer token (TEND_TOKEN, http.tokenFile, or
+                           printed), /metrics, /livez, /readyz and the dashboard at /
 
   S is a number of seconds (0.5) or a number with a unit: 500ms, 5s, 2m, 1h.
 

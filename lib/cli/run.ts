@@ -99,6 +99,7 @@ export async function run(args: string[]): Promise<number> {
     config,
     file: source?.file ?? null,
     argv,
+    http: flags.http,
   });
   if (typeof control === "number") return control;
   try {

@@ -39,6 +39,7 @@ import {
   resolveCwd,
   tendVariables,
 } from "./mutators.ts";
+import type { HttpSettings } from "./http.ts";
 import { ConfigError, type Problem } from "./problems.ts";
 import type { ReadContext } from "./readers.ts";
 import { ReadGuard, ReadTimeout } from "./read_guard.ts";
@@ -77,6 +78,8 @@ export interface Config {
   processes: Record<string, ProcessSpec>;
   /** The control socket's absolute path (`socket:`), when the file sets one. */
   socket?: string;
+  /** The HTTP listener's settings (`http:`), when the file has them. */
+  http?: HttpSettings;
   /**
    * Where each process's settings are written, by process name, for what
    * is said about them after loading (`tend check`'s warnings); absent
@@ -587,6 +590,8 @@ interface ReadDocument {
   entry: Entry;
   /** The control socket's absolute path, when the file sets one. */
   socket?: string;
+  /** The `http:` settings, when the file has them. */
+  http?: HttpSettings;
 }
 
 /** A process as read, with the ids its user keys resolve to. */
@@ -647,6 +652,7 @@ function build(
   }
   const config: Config = { file, timing: read.timing, processes, places };
   if (read.socket !== undefined) config.socket = read.socket;
+  if (read.http !== undefined) config.http = read.http;
   return { config };
 }
 
@@ -759,11 +765,13 @@ function readTop(
     if (typeof value === "number") timing[key] = value;
   }
   const socket = top.get("socket")?.value;
+  const http = top.get("http")?.value as HttpSettings | undefined;
   return {
     timing,
     drafts: readProcesses(c, processes.entry, top, ctx),
     entry: processes.entry,
     ...(typeof socket === "string" ? { socket } : {}),
+    ...(http !== undefined ? { http } : {}),
   };
 }
 

@@ -103,6 +103,10 @@ export interface ProcessStatusJson {
   restarts: number;
   /** Kept stopped until started by name. */
   held: boolean;
+  /** Whether it runs and is ready (its readiness probe passed, if it has one). */
+  ready: boolean;
+  /** Why it waits instead of starting (`waiting for db: ready`), if it does. */
+  waiting: string | null;
   /** How the last child ended. */
   lastExit: LastExitJson | null;
   /** When a pending start is due, ISO 8601 UTC. */
@@ -385,6 +389,8 @@ export class ControlApi {
       uptime: s.uptime,
       restarts: s.restarts,
       held: s.held,
+      ready: s.ready,
+      waiting: s.waiting,
       lastExit: s.lastExit === null ? null : {
         code: s.lastExit.code,
         signal: s.lastExit.signal,
