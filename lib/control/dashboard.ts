@@ -462,10 +462,9 @@ const SCRIPT = `
       const res = await api("/v1/processes/" + encodeURIComponent(name) + "/" + action, { method: "POST" });
       const body = await res.json().catch(() => ({}));
       if (!res.ok) toast(name + ": " + (body.error || "HTTP " + res.status), true);
-      else {
-        toast(name + ": " + action + " requested");
-        if (body && body.name === name) { procs.set(name, body); scheduleRender(); }
-      }
+      // The answer's status is not applied: it may be older than what the
+      // events stream said meanwhile (they come on different connections).
+      else toast(name + ": " + action + " requested");
     } catch (e) {
       if (!(e instanceof AuthError)) toast(name + ": " + e.message, true);
     } finally {
@@ -651,6 +650,14 @@ const SCRIPT = `
     }
     summary();
   }, 1000);
+
+  // A new address with a token (pasted into this tab) takes over.
+  window.addEventListener("hashchange", () => {
+    if (!/(?:^#|&)token=/.test(location.hash)) return;
+    if (eventsAbort) eventsAbort.abort();
+    readToken();
+    if (token) start();
+  });
 
   readToken();
   if (!token) needToken("missing");

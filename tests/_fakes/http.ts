@@ -74,3 +74,62 @@ export function within<T>(promise: Promise<T>, ms: number): Promise<T | "timeout
     ),
   ]);
 }
+
+/** Where a tend started with `--http` listens, and the token it printed. */
+export interface Listening {
+  /** `http://127.0.0.1:PORT`, no slash at the end. */
+  base: string;
+  /** The port. */
+  port: number;
+  /** The token from the dashboard's address (null when tend was given one). */
+  token: string | null;
+  /** The log record that said so. */
+  message: string;
+}
+
+/**
+ * Waits for the record in which a tend (run with `--log-format json`)
+ * says where it listens for HTTP, and reads the address and token from it.
+ */
+export async function listening(
+  t: {
+    record(
+      what: string,
+      test: (r: { message: string }) => boolean,
+    ): Promise<{ record: { message: string } }>;
+  },
+): Promise<Listening> {
+  const { record } = await t.record(
+    "the HTTP listener's address",
+    (r) => r.message.startsWith("HTTP on "),
+  );
+  const match = /dashboard (http:\/\/127\.0\.0\.1:(\d+))\/(?:#token=([A-Za-z0-9_-]+))?/
+    .exec(
+      record.message,
+    );
+  if (match === null) throw new Error(`no dashboard address in: ${record.message}`);
+  return {
+    base: match[1]!,
+    port: Number(match[2]),
+    token: match[3] ?? null,
+    message: record.message,
+  };
+}
+
+/**
+ * Polls `find` (every 50 ms, up to `timeoutMs`) until it returns
+ * something; fails saying `what` it waited for.
+ */
+export async function until<T>(
+  what: string,
+  find: () => Promise<T | undefined>,
+  timeoutMs = 20_000,
+): Promise<T> {
+  const deadline = performance.now() + timeoutMs;
+  while (true) {
+    const found = await find();
+    if (found !== undefined) return found;
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
