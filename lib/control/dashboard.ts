@@ -362,7 +362,7 @@ const SCRIPT = `
     let next = "-";
     if (s.held) next = "held (Start releases it)";
     else if (s.waiting) next = s.waiting;
-    else if (s.nextStartAt) next = "in " + duration(Math.max(0, -since(s.nextStartAt)));
+    else if (s.nextStartAt) next = "in " + duration(Math.max(0, Math.ceil(-since(s.nextStartAt))));
     else if (s.state === "EXITED") next = "finished";
     else if (s.state === "FATAL") next = "gave up" + (s.spawnError ? ": " + s.spawnError : "");
     set(row.next, next, next);

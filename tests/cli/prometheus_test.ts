@@ -182,12 +182,15 @@ Deno.test(
       const active = targets.data.activeTargets[0];
       assert.equal(active.health, "up", JSON.stringify(active));
       assert.equal(active.lastError, "");
-    } finally {
+    } catch (error) {
       server.kill("SIGTERM");
       await server.status;
       const [out, err] = await logs;
-      if (err.includes("level=error")) console.error(out + err);
+      throw new Error(`${(error as Error).message}\n--- prometheus said\n${out}${err}`);
     }
+    server.kill("SIGTERM");
+    assert.equal((await server.status).code, 0, "Prometheus stops cleanly on SIGTERM");
+    await logs;
     t.signal("SIGTERM");
     assert.equal(await t.exit(), 0, t.transcript());
   },
