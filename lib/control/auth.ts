@@ -87,9 +87,13 @@ export async function readTokenFile(path: string, uid: number): Promise<string> 
   const mode = (info.mode ?? 0) & 0o777;
   if ((mode & 0o026) !== 0) {
     throw new TokenError(
-      `the token file ${path} has mode ${mode.toString(8).padStart(4, "0")}: ` +
-        `others can read it or others can change it; make it private ` +
-        `(chmod 600 ${path})`,
+      `the token file ${path} has mode ${mode.toString(8).padStart(4, "0")}, so ` +
+        `${
+          (mode & 0o004) !== 0
+            ? "anyone on this machine can read it"
+            : "others can change it"
+        }; ` +
+        `make it private (chmod 600 ${path})`,
     );
   }
   if (info.uid !== null && info.uid !== uid && info.uid !== 0) {

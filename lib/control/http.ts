@@ -512,8 +512,3 @@ function scrape(supervisor: Supervisor, version: string, now: () => number): str
     cpuSeconds: (cpu.user + cpu.system) / 1e6,
   });
 }
-
-/** For tests: the open paths, which need no token. */
-export function isOpenPath(pathname: string): boolean {
-  return OPEN.test(pathname);
-}

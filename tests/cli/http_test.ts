@@ -171,7 +171,10 @@ Deno.test("a non-loopback address without a token given is refused at start: 64 
   );
   const readable = await runToEnd([open]);
   assert.equal(readable.code, 78, readable.stderr);
-  assert.match(readable.stderr, /the token file .*token has mode 0644: .*chmod 600/);
+  assert.match(
+    readable.stderr,
+    /the token file .*token has mode 0644, so anyone on this machine can read it; make it private \(chmod 600 /,
+  );
   await assert.rejects(Deno.lstat(marker), Deno.errors.NotFound, "no child started");
   // Made private, it is used, and tend does not print it.
   await Deno.chmod(token, 0o600);
