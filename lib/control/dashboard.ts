@@ -181,6 +181,7 @@ const SCRIPT = `
   }
 
   function needToken(why) {
+    generation++;
     if (eventsAbort) eventsAbort.abort();
     if (logAbort) logAbort.abort();
     try { sessionStorage.removeItem(KEY); } catch (e) { /* nothing kept */ }
@@ -265,9 +266,12 @@ const SCRIPT = `
     else procs.set(record.name, record);
   }
 
-  async function followEvents() {
+  // Each start (a new token) makes the loops of the one before stop.
+  let generation = 0;
+
+  async function followEvents(mine) {
     let delay = 500;
-    for (;;) {
+    while (mine === generation) {
       const ac = new AbortController();
       eventsAbort = ac;
       try {
@@ -581,9 +585,11 @@ const SCRIPT = `
   }
 
   function start() {
+    generation++;
+    if (eventsAbort) eventsAbort.abort();
     $("auth").hidden = true;
     setConn("warn", "connecting...");
-    followEvents();
+    followEvents(generation);
   }
 
   // Wiring.
@@ -654,7 +660,6 @@ const SCRIPT = `
   // A new address with a token (pasted into this tab) takes over.
   window.addEventListener("hashchange", () => {
     if (!/(?:^#|&)token=/.test(location.hash)) return;
-    if (eventsAbort) eventsAbort.abort();
     readToken();
     if (token) start();
   });

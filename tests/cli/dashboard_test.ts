@@ -224,3 +224,60 @@ Deno.test(
     assert.equal(await t.exit(), 0, t.transcript());
   },
 );
+
+Deno.test(
+  needs(
+    "the dashboard: a new token stops the event loop that was waiting to retry",
+    NO_CHROMIUM,
+  ),
+  async () => {
+    assertTool(NO_CHROMIUM);
+    await using dir = await tempDir();
+    const file = await dir.write(
+      "procs.yaml",
+      yaml({ processes: { web: { cmd: ["sleep", "1000"] } } }),
+    );
+    await using t = tend([
+      "run",
+      "--log-format",
+      "json",
+      "--http",
+      "127.0.0.1:0",
+      file,
+    ]);
+    const at = await listening(t);
+    assert.ok(at.token !== null);
+    const browser: Browser = await chromium.launch({
+      executablePath: CHROMIUM!,
+      args: CHROMIUM_ARGS,
+    });
+    try {
+      const page = await browser.newPage();
+      page.setDefaultTimeout(TIMEOUT);
+      // The first event streams fail: the page's loop sleeps, to retry.
+      let refuse = true;
+      let streams = 0;
+      await page.route("**/v1/events", async (route) => {
+        if (refuse) return await route.abort();
+        streams++;
+        await route.continue();
+      });
+      await page.goto(`${at.base}/#token=${at.token}`);
+      await page.locator("#conn", { hasText: "retrying" }).waitFor();
+      // A token pasted into the address while that loop sleeps.
+      refuse = false;
+      await page.evaluate(`location.hash = "#token=${at.token}"`);
+      await page.locator("#conn", { hasText: "live" }).waitFor();
+      await row(page, "web").locator(".state", { hasText: "RUNNING" }).waitFor();
+      // Past the sleeping loop's wake-up (its 500 ms, then its requests,
+      // are due before this page timer ends): no second stream opened.
+      await page.evaluate("new Promise((r) => setTimeout(r, 2500))");
+      await page.locator("#conn", { hasText: "live" }).waitFor();
+      assert.equal(streams, 1);
+    } finally {
+      await browser.close();
+    }
+    t.signal("SIGTERM");
+    assert.equal(await t.exit(), 0, t.transcript());
+  },
+);
