@@ -103,10 +103,6 @@ export interface ProcessStatusJson {
   restarts: number;
   /** Kept stopped until started by name. */
   held: boolean;
-  /** Whether it runs and is ready (its readiness probe passed, if it has one). */
-  ready: boolean;
-  /** Why it waits instead of starting (`waiting for db: ready`), if it does. */
-  waiting: string | null;
   /** How the last child ended. */
   lastExit: LastExitJson | null;
   /** When a pending start is due, ISO 8601 UTC. */
@@ -117,6 +113,20 @@ export interface ProcessStatusJson {
   delay: number;
   /** Why the last start failed, if it did. */
   spawnError: string | null;
+  /**
+   * Whether it runs and is ready: its readiness probe passed (one without
+   * a probe is ready once started); false while it does not run.
+   */
+  ready: boolean;
+  /**
+   * The last probe result, as `CHECK: RESULT`
+   * (`tcp 127.0.0.1:5432: Connection refused`), or null without probes.
+   */
+  probe: string | null;
+  /** Why it waits instead of starting (`waiting for db: ready`), or null. */
+  waiting: string | null;
+  /** Whether what it waits for can never happen (a dependency is FATAL, say). */
+  blocked: boolean;
   /** Its grace between the stop signal and SIGKILL, in seconds. */
   killTime: number;
   /** The program and its arguments (absent for a `shell` process). */
@@ -389,8 +399,6 @@ export class ControlApi {
       uptime: s.uptime,
       restarts: s.restarts,
       held: s.held,
-      ready: s.ready,
-      waiting: s.waiting,
       lastExit: s.lastExit === null ? null : {
         code: s.lastExit.code,
         signal: s.lastExit.signal,
@@ -400,6 +408,10 @@ export class ControlApi {
       killAt: toIso(s.killAt),
       delay: s.delay,
       spawnError: s.spawnError,
+      ready: s.ready,
+      probe: s.probe,
+      waiting: s.waiting,
+      blocked: s.blocked,
       killTime: this.#supervisor.monitor.timingOf(s.name).killTime,
       ...(isShell ? { shell: argv[2]! } : { argv: [...argv] }),
     };
