@@ -72,41 +72,74 @@ export function tokenProblem(token: string): string | null {
  * @throws {TokenError} saying what is wrong with the file or its token
  */
 export async function readTokenFile(path: string, uid: number): Promise<string> {
-  let info: Deno.FileInfo;
+  // Checked by its path first (opening a FIFO would wait for a writer),
+  // then opened, and checked again and read through that one handle: the
+  // file checked is the file read, even if the path changes meanwhile.
+  let first: Deno.FileInfo;
   try {
-    info = await Deno.stat(path);
+    first = await Deno.stat(path);
   } catch (error) {
     throw new TokenError(`cannot read the token file ${path}: ${reason(error)}`);
   }
-  if (!info.isFile) {
+  if (!first.isFile) {
     throw new TokenError(`the token file ${path} is not a regular file`);
   }
-  if (info.size > MAX_TOKEN + 2) {
-    throw new TokenError(`the token file ${path} is over ${MAX_TOKEN} bytes`);
-  }
-  const mode = (info.mode ?? 0) & 0o777;
-  if ((mode & 0o026) !== 0) {
-    throw new TokenError(
-      `the token file ${path} has mode ${mode.toString(8).padStart(4, "0")}, so ` +
-        `${
-          (mode & 0o004) !== 0
-            ? "anyone on this machine can read it"
-            : "others can change it"
-        }; ` +
-        `make it private (chmod 600 ${path})`,
-    );
-  }
-  if (info.uid !== null && info.uid !== uid && info.uid !== 0) {
-    throw new TokenError(
-      `the token file ${path} belongs to uid ${info.uid}, not to tend's user ` +
-        `(uid ${uid}) or root`,
-    );
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(path, { read: true });
+  } catch (error) {
+    throw new TokenError(`cannot read the token file ${path}: ${reason(error)}`);
   }
   let text: string;
   try {
-    text = new TextDecoder("utf-8", { fatal: true }).decode(await Deno.readFile(path));
-  } catch (error) {
-    throw new TokenError(`cannot read the token file ${path}: ${reason(error)}`);
+    let info: Deno.FileInfo;
+    try {
+      info = await file.stat();
+    } catch (error) {
+      throw new TokenError(`cannot read the token file ${path}: ${reason(error)}`);
+    }
+    if (!info.isFile || info.ino !== first.ino || info.dev !== first.dev) {
+      throw new TokenError(`the token file ${path} changed while it was read`);
+    }
+    if (info.size > MAX_TOKEN + 2) {
+      throw new TokenError(`the token file ${path} is over ${MAX_TOKEN} bytes`);
+    }
+    const mode = (info.mode ?? 0) & 0o777;
+    if ((mode & 0o026) !== 0) {
+      throw new TokenError(
+        `the token file ${path} has mode ${mode.toString(8).padStart(4, "0")}, so ` +
+          `${
+            (mode & 0o004) !== 0
+              ? "anyone on this machine can read it"
+              : "others can change it"
+          }; ` +
+          `make it private (chmod 600 ${path})`,
+      );
+    }
+    if (info.uid !== null && info.uid !== uid && info.uid !== 0) {
+      throw new TokenError(
+        `the token file ${path} belongs to uid ${info.uid}, not to tend's user ` +
+          `(uid ${uid}) or root`,
+      );
+    }
+    // At most one byte past the largest allowed, however the file grows.
+    const buf = new Uint8Array(MAX_TOKEN + 3);
+    let size = 0;
+    try {
+      while (size < buf.length) {
+        const n = await file.read(buf.subarray(size));
+        if (n === null) break;
+        size += n;
+      }
+      text = new TextDecoder("utf-8", { fatal: true }).decode(buf.subarray(0, size));
+    } catch (error) {
+      throw new TokenError(`cannot read the token file ${path}: ${reason(error)}`);
+    }
+    if (size > MAX_TOKEN + 2) {
+      throw new TokenError(`the token file ${path} is over ${MAX_TOKEN} bytes`);
+    }
+  } finally {
+    file.close();
   }
   const token = text.replace(/\s+$/, "");
   const problem = tokenProblem(token);

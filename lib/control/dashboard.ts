@@ -348,7 +348,7 @@ const SCRIPT = `
     set(row.state, state);
     row.state.className = "state s-" + state.toLowerCase();
     row.ready.className = "ready " + (s.ready ? "yes" : state === "STARTING" ? "no" : "dim");
-    set(row.ready, s.ready ? "yes" : state === "STARTING" ? "not yet" : "-");
+    set(row.ready, s.ready ? "yes" : state === "STARTING" ? "not yet" : "-", s.probe ? String(s.probe) : "");
     set(row.pid, s.pid === null ? "-" : String(s.pid));
     set(row.restarts, String(s.restarts));
     row.buttons.start.disabled = (state === "RUNNING" || state === "STARTING") && !s.held;

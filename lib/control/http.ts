@@ -41,6 +41,7 @@
  */
 
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import type { Socket } from "node:net";
 import process from "node:process";
 import type { ListenAddress } from "../config/http.ts";
 import type { Supervisor } from "../supervisor.ts";
@@ -66,6 +67,18 @@ export interface HttpLimits {
   maxHeaderSize: number;
   /** Bytes of a request body (413 beyond). @default 65536 */
   maxBody: number;
+  /**
+   * Requests one connection may have unanswered at once (pipelined
+   * without reading the answers); a connection past it is closed.
+   * @default 4
+   */
+  maxPipelined: number;
+  /**
+   * Milliseconds a client may take to read an answer, or, for a stream,
+   * the next piece of it, once the socket's buffers are full; the
+   * connection is closed after. @default 30000
+   */
+  writeTimeoutMs: number;
 }
 
 /** The limits tend listens with. */
@@ -77,6 +90,8 @@ export const DEFAULT_LIMITS: Readonly<HttpLimits> = Object.freeze({
   checkIntervalMs: 1_000,
   maxHeaderSize: 16 * 1024,
   maxBody: 64 * 1024,
+  maxPipelined: 4,
+  writeTimeoutMs: 30_000,
 });
 
 /** How {@linkcode listenHttp} listens and answers. */
@@ -108,6 +123,10 @@ export interface HttpServer {
   readonly port: number;
   /** The dashboard's address, without the token: `http://127.0.0.1:9100/`. */
   readonly url: string;
+  /** Connections open now. */
+  readonly connections: number;
+  /** Requests read so far, answered or not (a connection past a limit is not). */
+  readonly requests: number;
   /** Ends open streams, stops listening, and closes every connection. */
   close(): Promise<void>;
 }
@@ -157,8 +176,50 @@ export async function listenHttp(options: HttpOptions): Promise<HttpServer> {
   server.requestTimeout = limits.requestTimeoutMs;
   server.keepAliveTimeout = limits.keepAliveTimeoutMs;
   server.maxConnections = limits.maxConnections;
+  // Requests each connection has unanswered: node:http under Deno parses
+  // and hands over pipelined requests without waiting for the answers to
+  // be read, so a client that sends thousands and reads nothing would
+  // have tend keep every answer (measured: 1 GB from one connection).
+  const unanswered = new WeakMap<object, number>();
+  let connections = 0;
+  server.on("connection", (socket: Socket) => {
+    connections++;
+    socket.once("close", () => connections--);
+    meter(socket, () => unanswered.get(socket) ?? 0, limits.maxPipelined);
+  });
+  let requests = 0;
   server.on("request", (req: IncomingMessage, res: ServerResponse) => {
-    answer(req, res, { address, bearer, limits, handler: options.handler }).catch(
+    requests++;
+    const socket = req.socket;
+    const count = (unanswered.get(socket) ?? 0) + 1;
+    unanswered.set(socket, count);
+    if (count > limits.maxPipelined) {
+      socket.destroy();
+      return;
+    }
+    let done = false;
+    const answered = () => {
+      if (done) return;
+      done = true;
+      unanswered.set(socket, (unanswered.get(socket) ?? 1) - 1);
+    };
+    res.once("finish", answered);
+    res.once("close", answered);
+    answer(req, res, {
+      address,
+      bearer,
+      limits,
+      handler: options.handler,
+    }).then(
+      // Written: the last piece of an answer (at most PIECE_OUT bytes),
+      // which a client that does not read would otherwise hold forever.
+      () => {
+        if (done) return;
+        const timer = setTimeout(() => res.destroy(), limits.writeTimeoutMs);
+        const clear = () => clearTimeout(timer);
+        res.once("finish", clear);
+        res.once("close", clear);
+      },
       () => res.destroy(),
     );
   });
@@ -196,6 +257,12 @@ export async function listenHttp(options: HttpOptions): Promise<HttpServer> {
     hostname: address.hostname,
     port,
     url: `http://${host}:${port}/`,
+    get connections() {
+      return connections;
+    },
+    get requests() {
+      return requests;
+    },
     async close() {
       if (closed) return;
       closed = true;
@@ -214,6 +281,50 @@ export async function listenHttp(options: HttpOptions): Promise<HttpServer> {
       server.closeAllConnections();
     },
   };
+}
+
+// The bytes a connection sends, fed to node:http's parser in pieces of
+// this size, so that a connection with too many requests unanswered is
+// closed within one piece, not one read (64 KiB of pipelined requests is
+// 1,600 of them, each costing a request and an answer object).
+const PIECE = 1024;
+
+// The pieces a whole answer is written in.
+const PIECE_OUT = 64 * 1024;
+
+// Deno's node:http has the parser read the socket itself (as Node does),
+// all of each read at once; this gives the reads back to the socket's
+// "data" event, and puts itself between that event and the parser. Where
+// the internals differ (another Deno), it changes nothing, and the
+// pipelining test says so.
+function meter(socket: Socket, pending: () => number, max: number): void {
+  // deno-lint-ignore no-explicit-any
+  const s = socket as any;
+  const parser = s.parser;
+  const listeners = socket.listeners("data");
+  if (
+    parser === null || typeof parser !== "object" || listeners.length !== 1 ||
+    (parser._consumed === true && typeof parser.unconsume !== "function")
+  ) {
+    return;
+  }
+  if (parser._consumed === true) {
+    parser.unconsume();
+    parser._consumed = false;
+    if (s._handle) s._handle._consumed = false;
+  }
+  const parse = listeners[0] as (chunk: Uint8Array) => void;
+  socket.removeListener("data", parse);
+  socket.on("data", (chunk: Uint8Array) => {
+    for (let at = 0; at < chunk.length; at += PIECE) {
+      if (socket.destroyed || s.parser !== parser) return;
+      if (pending() >= max) {
+        socket.destroy();
+        return;
+      }
+      parse.call(socket, chunk.subarray(at, at + PIECE));
+    }
+  });
 }
 
 interface Context {
@@ -286,7 +397,7 @@ async function answer(req: IncomingMessage, res: ServerResponse, ctx: Context) {
     ...(body !== undefined && body.length > 0 ? { body } : {}),
   });
   const response = await ctx.handler(request);
-  await send(res, response);
+  await send(res, response, ctx.limits.writeTimeoutMs);
 }
 
 // The body, or null as soon as it goes over `max` (the rest is not read:
@@ -347,21 +458,52 @@ function reply(
 }
 
 // Writes an API response: whole, or, for NDJSON streams, piece by piece,
-// each once the socket has taken the one before.
-async function send(res: ServerResponse, response: Response): Promise<void> {
+// each once the socket has taken the one before (a client that takes
+// nothing for `stallMs` is dropped).
+async function send(
+  res: ServerResponse,
+  response: Response,
+  stallMs: number,
+): Promise<void> {
   const headers: Record<string, string> = { ...COMMON_HEADERS };
   response.headers.forEach((value, key) => headers[key] = value);
   const type = headers["content-type"] ?? "";
+  let gone = false;
+  let drained: (() => void) | null = null;
+  // Writes one piece; once the socket holds too much, waits until it has
+  // taken it, for at most `stallMs` (then the client is dropped).
+  const write = async (piece: Uint8Array) => {
+    if (res.write(piece)) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await new Promise<void>((resolve) => {
+      drained = resolve;
+      res.once("drain", resolve);
+      timer = setTimeout(() => {
+        res.destroy();
+        resolve();
+      }, stallMs);
+    });
+    clearTimeout(timer);
+    drained = null;
+  };
   if (response.body === null || !type.includes("ndjson")) {
     const bytes = new Uint8Array(await response.arrayBuffer());
     headers["content-length"] = String(bytes.length);
+    res.on("close", () => {
+      gone = true;
+      drained?.();
+    });
     res.writeHead(response.status, headers);
-    res.end(bytes);
+    // In pieces, so that a client that reads slowly, but reads, keeps
+    // its connection, and one that stops reading loses it.
+    let at = 0;
+    for (; !gone && bytes.length - at > PIECE_OUT; at += PIECE_OUT) {
+      await write(bytes.subarray(at, at + PIECE_OUT));
+    }
+    if (!gone) res.end(bytes.subarray(at));
     return;
   }
   const reader = response.body.getReader();
-  let gone = false;
-  let drained: (() => void) | null = null;
   res.on("close", () => {
     gone = true;
     drained?.();
@@ -373,13 +515,7 @@ async function send(res: ServerResponse, response: Response): Promise<void> {
     while (!gone) {
       const { done, value } = await reader.read();
       if (done) break;
-      if (!res.write(value)) {
-        await new Promise<void>((resolve) => {
-          drained = resolve;
-          res.once("drain", resolve);
-        });
-        drained = null;
-      }
+      await write(value);
     }
   } catch {
     // the stream failed or was cancelled: end the answer

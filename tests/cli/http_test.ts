@@ -366,6 +366,25 @@ Deno.test("the listener survives garbage (half requests past the cap, a 10 MB bo
     for (const c of held) c[Symbol.dispose]();
   }
 
+  // 20 connections pipelining 2 MB of requests each, reading nothing:
+  // each is closed after a handful, and tend's memory stays bounded (the
+  // RSS check below; one such connection took it to 1 GB before).
+  {
+    const request = new TextEncoder().encode(
+      "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".repeat(50_000),
+    );
+    await Promise.all(Array.from({ length: 20 }, async () => {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port: at.port });
+      try {
+        let sent = 0;
+        while (sent < request.length) sent += await conn.write(request.subarray(sent));
+      } catch {
+        // closed by tend
+      }
+      conn.close();
+    }));
+  }
+
   // A 10 MB body is refused without being read; tend does not keep it.
   const big = "x".repeat(10 * 1024 * 1024);
   const huge = await get(`${at.base}/v1/processes/ticker/signal`, at.token, {

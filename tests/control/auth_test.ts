@@ -125,6 +125,16 @@ Deno.test("the token file must be regular, private, small, and hold a good token
     await Deno.writeTextFile(file, "x".repeat(5000));
     await assert.rejects(readTokenFile(file, Deno.uid()!), /over 4096 bytes/);
     await assert.rejects(readTokenFile(dir, Deno.uid()!), /not a regular file/);
+    // A FIFO is refused at once: opening it would wait for a writer.
+    const fifo = join(dir, "fifo");
+    const made = await new Deno.Command("mkfifo", { args: ["-m", "600", fifo] })
+      .output();
+    assert.ok(made.success);
+    await assert.rejects(readTokenFile(fifo, Deno.uid()!), /not a regular file/);
+    // A token near the limit is read whole (the read is bounded by the
+    // limit, not by what stat said).
+    await Deno.writeTextFile(file, "y".repeat(4000));
+    assert.equal((await readTokenFile(file, Deno.uid()!)).length, 4000);
     await assert.rejects(readTokenFile(join(dir, "none"), Deno.uid()!), /cannot read/);
     if (Deno.uid() === 0) {
       // Owned by someone other than tend's user or root.

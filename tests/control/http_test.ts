@@ -31,6 +31,7 @@ class Sink implements LogDestination {
 async function serve(
   limits: Partial<HttpLimits> = {},
   processes: Record<string, ProcessSpec> = { web: { argv: ["web"] } },
+  graceMs?: number,
 ) {
   const reactor = new FakeReactor();
   const supervisor = new Supervisor({
@@ -58,6 +59,7 @@ async function serve(
     handler: (request) => api.handle(request),
     beforeClose: () => api.close(),
     limits,
+    ...(graceMs !== undefined ? { graceMs } : {}),
   });
   const base = `http://127.0.0.1:${server.port}`;
   const get = async (path: string, init: RequestInit = {}) => {
@@ -231,12 +233,18 @@ Deno.test("slow clients: half requests get 408 after headersTimeout, idle ones a
   try {
     await Promise.all(conns.map((c, i) => half[i] ? c.send(half[i]!) : true));
     // The cap is 6 with the four above: of four more, two are closed at
-    // once (well before any timeout), unanswered; two are let in.
+    // once, unanswered; two are let in, and time out (408) like the rest.
     const extra = await Promise.all([1, 2, 3, 4].map(() => RawConnection.open(port)));
-    const early = await Promise.all(extra.map((c) => within(c.closed, 700)));
+    for (const c of extra) {
+      assert.notEqual(
+        await within(c.closed, 10_000),
+        "timeout",
+        "closed by the server",
+      );
+    }
     for (const c of extra) c[Symbol.dispose]();
-    assert.equal(early.filter((r) => r !== "timeout").length, 2, "two past the cap");
-    assert.ok(extra.every((c) => c.received === "" || c.status === 408));
+    assert.equal(extra.filter((c) => c.received === "").length, 2, "two past the cap");
+    assert.equal(extra.filter((c) => c.status === 408).length, 2, "two let in");
     for (const c of conns) {
       assert.notEqual(
         await within(c.closed, 10_000),
@@ -255,7 +263,8 @@ Deno.test("slow clients: half requests get 408 after headersTimeout, idle ones a
 });
 
 Deno.test("a stream's client that goes away unsubscribes it; close() ends streams and connections at once", async () => {
-  await using s = await serve();
+  // A grace far longer than the test's wait: close() must not need it.
+  await using s = await serve({}, undefined, 600_000);
   const ac = new AbortController();
   const res = await fetch(`${s.base}/v1/events`, {
     headers: s.auth,
@@ -272,10 +281,12 @@ Deno.test("a stream's client that goes away unsubscribes it; close() ends stream
   assert.equal(s.api.streams, 0, "the stream was cancelled when its client left");
   const logs = await fetch(`${s.base}/v1/logs?follow=1`, { headers: s.auth });
   const body = logs.body!.getReader();
-  const started = performance.now();
-  await s.server.close();
+  assert.notEqual(
+    await within(s.server.close(), 20_000),
+    "timeout",
+    "close() did not wait for the stream",
+  );
   while (!(await body.read()).done) { /* the end of the stream */ }
-  assert.ok(performance.now() - started < 1500, "close() did not wait for the stream");
 });
 
 Deno.test("/metrics over HTTP: the text format's content type, and values from the status", async () => {
@@ -336,4 +347,137 @@ Deno.test("the dashboard's CSP allows exactly its inline script and style, and i
     /console\./,
     "the page logs nothing (the token least of all)",
   );
+});
+
+// A listener whose handler counts its requests and answers with `answer`.
+async function counting(
+  limits: Partial<HttpLimits>,
+  answer: () => Response = () => new Response("ok\n"),
+) {
+  const address = parseListen("127.0.0.1:0");
+  assert.ok(typeof address !== "string");
+  let handled = 0;
+  const server = await listenHttp({
+    address,
+    token: TOKEN,
+    handler: () => {
+      handled++;
+      return Promise.resolve(answer());
+    },
+    limits,
+  });
+  return {
+    server,
+    get handled() {
+      return handled;
+    },
+    [Symbol.asyncDispose]: () => server.close(),
+  };
+}
+
+const REQUEST =
+  `GET /v1/x HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${TOKEN}\r\n\r\n`;
+
+// Reads a connection to its end; how many bytes came.
+async function drain(conn: Deno.Conn): Promise<number> {
+  const buf = new Uint8Array(64 * 1024);
+  let total = 0;
+  try {
+    for (;;) {
+      const n = await conn.read(buf);
+      if (n === null) return total;
+      total += n;
+    }
+  } catch {
+    return total; // reset by the server
+  }
+}
+
+Deno.test("pipelining: a few requests at once are answered in order; a client that sends thousands and reads nothing is closed after a handful, not a read's worth", async () => {
+  await using s = await counting({ maxPipelined: 4 });
+  {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: s.server.port });
+    await conn.write(new TextEncoder().encode(REQUEST.repeat(3)));
+    let text = "";
+    const buf = new Uint8Array(4096);
+    while ((text.match(/HTTP\/1\.1 200/g) ?? []).length < 3) {
+      const n = await conn.read(buf);
+      assert.ok(n !== null, text);
+      text += new TextDecoder().decode(buf.subarray(0, n));
+    }
+    conn.close();
+  }
+  assert.equal(s.handled, 3);
+  // 20,000 requests (1.6 MB) on one connection, no answer read.
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: s.server.port });
+  const flood = new TextEncoder().encode(REQUEST.repeat(20_000));
+  let at = 0;
+  try {
+    while (at < flood.length) at += await conn.write(flood.subarray(at));
+  } catch {
+    // closed by the server, as it should be
+  }
+  await drain(conn);
+  conn.close();
+  // The parser is fed 1 KiB at a time: at most the cap and what one
+  // piece holds (13 of these) get through; node:http alone took each
+  // read's worth (64 KiB: 800 of them).
+  assert.ok(s.handled - 3 <= 4, `${s.handled - 3} answered`);
+  assert.ok(s.server.requests - 3 <= 4 + 14, `${s.server.requests - 3} read`);
+});
+
+Deno.test("a client that stops reading is dropped after writeTimeoutMs, whole answers and streams alike; one that reads gets everything", async () => {
+  const size = 64 * 1024 * 1024; // more than loopback's buffers hold
+  const big = new Uint8Array(size);
+  await using s = await counting(
+    { writeTimeoutMs: 300 },
+    () =>
+      new Response(big, { headers: { "content-type": "application/octet-stream" } }),
+  );
+  const port = s.server.port;
+  // One reads everything.
+  {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    await conn.write(
+      new TextEncoder().encode(
+        REQUEST.replace("\r\n\r\n", "\r\nConnection: close\r\n\r\n"),
+      ),
+    );
+    assert.ok((await drain(conn)) > size);
+    conn.close();
+  }
+  // One reads nothing: once the server has given up on it, what it can
+  // still read is what the buffers held, well short of the answer.
+  {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    await conn.write(new TextEncoder().encode(REQUEST));
+    for (let i = 0; i < 400 && s.server.connections > 0; i++) {
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    assert.equal(s.server.connections, 0, "the server closed the connection");
+    assert.ok((await drain(conn)) < size);
+    conn.close();
+  }
+});
+
+Deno.test("a stream's client that stops reading is dropped, and its stream cancelled", async () => {
+  let cancelled!: () => void;
+  const gone = new Promise<void>((resolve) => cancelled = resolve);
+  const line = new TextEncoder().encode(JSON.stringify({ x: "y".repeat(1000) }) + "\n");
+  await using s = await counting({ writeTimeoutMs: 300 }, () =>
+    new Response(
+      new ReadableStream({
+        pull(controller) {
+          controller.enqueue(line);
+        },
+        cancel() {
+          cancelled();
+        },
+      }),
+      { headers: { "content-type": "application/x-ndjson" } },
+    ));
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: s.server.port });
+  await conn.write(new TextEncoder().encode(REQUEST));
+  assert.notEqual(await within(gone, 20_000), "timeout", "the stream was cancelled");
+  conn.close();
 });
