@@ -37,6 +37,7 @@ import { Health, type HealthStatus, needsNotifySocket } from "./health.ts";
 import { LogFiles, type LogFileSystem } from "./output/files.ts";
 import { framedOutput, teeLines } from "./output/framer.ts";
 import type { Logger } from "./output/log.ts";
+import { ProcessCounters } from "./output/counters.ts";
 import { OutputRing } from "./output/ring.ts";
 
 /** A spawner that can also tell when its children's output has been read. */
@@ -182,6 +183,8 @@ export class Supervisor {
   readonly insisted: Promise<void>;
   /** Each process's recent output (empty when built with `ring: null`). */
   readonly ring: OutputRing;
+  /** What each process printed (lines, bytes) and how often it exited, for metrics. */
+  readonly counters: ProcessCounters = new ProcessCounters();
 
   #config: Config;
   #load: (() => Promise<LoadResult>) | null;
@@ -240,7 +243,9 @@ export class Supervisor {
     this.events.on((event) => this.#health.event(event));
     this.events.on((event) => {
       if (event.type === "not-restarting") queueMicrotask(() => this.#checkAllDone());
+      else if (event.type === "exited") this.counters.exited(event.name);
     });
+    const counters = this.counters;
     this.monitor = new ProcessMonitor({
       spawner: this.#withNotifySockets(options.notifySockets ?? (() => null)),
       clock: this.#clock,
@@ -250,19 +255,28 @@ export class Supervisor {
         // The ring sees every line first, then the log, then the log file,
         // then a log probe (borrowed bytes, no copy); only the log's
         // back-pressure paces the child (a log file drops instead).
+        // Counting (for metrics) wraps the whole: bytes per chunk, lines per batch.
         output: (name, pid, stream) =>
-          framedOutput(
-            teeLines(
-              teeLines(
-                ring === null ? log.lines(name, pid, stream) : teeLines(
-                  ring.lines(name, pid, stream),
-                  log.lines(name, pid, stream),
+          counters.bytes(
+            name,
+            stream,
+            framedOutput(
+              counters.lines(
+                name,
+                stream,
+                teeLines(
+                  teeLines(
+                    ring === null ? log.lines(name, pid, stream) : teeLines(
+                      ring.lines(name, pid, stream),
+                      log.lines(name, pid, stream),
+                    ),
+                    this.#files?.lines(name, pid, stream) ?? null,
+                  ),
+                  this.#health.lines(name, pid, stream),
                 ),
-                this.#files?.lines(name, pid, stream) ?? null,
               ),
-              this.#health.lines(name, pid, stream),
+              () => log.backpressure(),
             ),
-            () => log.backpressure(),
           ),
       },
     });
@@ -662,6 +676,7 @@ export class Supervisor {
       this.monitor.removeProcess(name);
       this.#health.forget(name);
       this.ring.forget(name);
+      this.counters.forget(name);
     }
     for (const [name, spec] of plan.added) this.monitor.addProcess(name, spec);
     for (const [name, spec] of plan.changed) this.monitor.updateProcess(name, spec);

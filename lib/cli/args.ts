@@ -8,6 +8,7 @@
 import { parseArgs } from "node:util";
 import { parseDuration } from "../core/duration.ts";
 import { RESTART_POLICIES, type RestartPolicy, type Timing } from "../core/spec.ts";
+import { type ListenAddress, parseListen } from "../config/http.ts";
 import type { LoadOptions } from "../config/load.ts";
 import type { Overrides } from "../config/overrides.ts";
 import type { LogFormat } from "../output/log.ts";
@@ -65,6 +66,7 @@ export const RUN_OPTIONS = {
   "color": { type: "string" },
   "subreaper": { type: "boolean" },
   "socket": { type: "string" },
+  "http": { type: "string" },
   ...CONFIG_OPTION,
   ...HELP_OPTION,
 } as const;
@@ -79,6 +81,8 @@ export interface RunFlags extends Overrides {
   subreaper: boolean;
   /** The control socket (`--socket PATH`). */
   socket?: string;
+  /** The HTTP listener's address (`--http ADDR`). */
+  http?: ListenAddress;
 }
 
 const FLAG_TIMING: Readonly<Record<string, keyof Timing>> = {
@@ -119,6 +123,13 @@ export function runFlags(
     throw new UsageError(`--color must be auto, always or never, not "${color}"`);
   }
   const socket = values["socket"];
+  const httpText = values["http"];
+  let http: ListenAddress | undefined;
+  if (typeof httpText === "string") {
+    const parsed = parseListen(httpText);
+    if (typeof parsed === "string") throw new UsageError(`--http ${parsed}`);
+    http = parsed;
+  }
   return {
     timing,
     restart: restart as RestartPolicy | undefined,
@@ -126,6 +137,7 @@ export function runFlags(
     color,
     subreaper: values["subreaper"] === true,
     ...(typeof socket === "string" ? { socket } : {}),
+    ...(http !== undefined ? { http } : {}),
   };
 }
 

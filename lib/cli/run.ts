@@ -72,6 +72,10 @@ Flags (they override the file, on every reload too):
   --socket PATH          the control socket (default: TEND_SOCKET, else
                          the file's socket:, else
                          \${XDG_RUNTIME_DIR:-/tmp}/tend-UID/HASH.sock)
+  --http ADDR            also listen on TCP (127.0.0.1:9100; a PORT alone
+                         is 127.0.0.1): /v1 with a bearer token
+                         (TEND_TOKEN, http.tokenFile, or printed),
+                         /metrics, /livez, /readyz, the dashboard at /
   -c, --config FILE      CONFIG, as the other commands take it
   -h, --help             this help
 
@@ -147,6 +151,7 @@ export async function run(args: string[]): Promise<number> {
     config,
     file: source?.file ?? null,
     argv,
+    http: flags.http,
   });
   if (typeof control === "number") return control;
   try {

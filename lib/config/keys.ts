@@ -45,6 +45,7 @@ import {
   readReadyProbe,
 } from "./probes.ts";
 import { MAX_ID } from "./users.ts";
+import { HTTP_SCHEMA, readHttp } from "./http.ts";
 
 /** A fragment of JSON Schema (draft 2020-12), as plain JSON. */
 export type JsonSchema = { [keyword: string]: unknown };
@@ -205,6 +206,14 @@ export const TOP_ROWS: readonly KeyRow[] = [
     doc: "the control socket's path, relative to this file's folder",
     read: readCwd,
     schema: NON_EMPTY_TEXT,
+  },
+  {
+    key: "http",
+    aliases: ["dashboard", "listen", "httplisten", "webui", "inethttpserver"],
+    doc: "the HTTP listener: the /v1 API with a token, /metrics, /livez, /readyz " +
+      "and the dashboard (--http ADDR overrides listen)",
+    read: readHttp,
+    schema: HTTP_SCHEMA,
   },
   {
     key: "log",

@@ -42,6 +42,7 @@ import {
   tendVariables,
   type TopLog,
 } from "./mutators.ts";
+import type { HttpSettings } from "./http.ts";
 import { ConfigError, type Problem } from "./problems.ts";
 import type { LogDraft, ReadContext, TopLogDraft } from "./readers.ts";
 import { ReadGuard, ReadTimeout } from "./read_guard.ts";
@@ -82,6 +83,8 @@ export interface Config {
   processes: Record<string, ProcessSpec>;
   /** The control socket's absolute path (`socket:`), when the file sets one. */
   socket?: string;
+  /** The HTTP listener's settings (`http:`), when the file has them. */
+  http?: HttpSettings;
   /**
    * Where each process's settings are written, by process name, for what
    * is said about them after loading (`tend check`'s warnings); absent
@@ -607,6 +610,8 @@ interface ReadDocument {
   entry: Entry;
   /** The control socket's absolute path, when the file sets one. */
   socket?: string;
+  /** The `http:` settings, when the file has them. */
+  http?: HttpSettings;
   /** The top-level `log:`, as read, when the file has a valid one. */
   log?: { entry: Entry; value: TopLogDraft };
 }
@@ -685,6 +690,7 @@ function build(
   }
   const config: Config = { file, timing: read.timing, processes, places };
   if (read.socket !== undefined) config.socket = read.socket;
+  if (read.http !== undefined) config.http = read.http;
   return { config };
 }
 
@@ -811,12 +817,14 @@ function readTop(
     if (typeof value === "number") timing[key] = value;
   }
   const socket = top.get("socket")?.value;
+  const http = top.get("http")?.value as HttpSettings | undefined;
   const log = top.get("log");
   return {
     timing,
     drafts: readProcesses(c, processes.entry, top, ctx),
     entry: processes.entry,
     ...(typeof socket === "string" ? { socket } : {}),
+    ...(http !== undefined ? { http } : {}),
     ...(log?.value !== undefined
       ? { log: { entry: log.entry, value: log.value as TopLogDraft } }
       : {}),
