@@ -33,11 +33,11 @@ import {
   SGR_RESET,
   TEXT_GROWTH,
 } from "./escape.ts";
-import { describeEvent, describeStatus, type LogLevel } from "./format.ts";
+import { describeEvent, describeStatus, type LogLevel, STDERR_MARK } from "./format.ts";
 import { framedOutput, type LineSink } from "./framer.ts";
 import { SIMD } from "./wasm.ts";
 
-export type { LogLevel } from "./format.ts";
+export { type LogLevel, STDERR_MARK } from "./format.ts";
 
 /** Where log bytes go: `Deno.stdout`, a file, or a test double. */
 export interface LogDestination {
@@ -221,7 +221,7 @@ export class Logger {
   lines(name: string, pid: number, stream: OutputStream): LineSink {
     return this.format === "json"
       ? new JsonLines(this, name, pid, stream)
-      : new TextLines(this, this.#tag(name));
+      : new TextLines(this, this.#tag(name, stream));
   }
 
   /**
@@ -333,9 +333,16 @@ export class Logger {
       : `${this.#timeText()} ${body}\n`;
   }
 
-  #tag(name: string): Uint8Array {
+  // What follows the time in a text record of a child's line: the stream
+  // mark for stderr (see STDERR_MARK), then `[name] `.
+  #tag(name: string, stream: OutputStream): Uint8Array {
+    const mark = stream === "stderr"
+      ? this.color ? `${DIM}${STDERR_MARK}${RESET} ` : `${STDERR_MARK} `
+      : "";
     return encoder.encode(
-      this.color ? `\x1b[${colorOf(name)}m[${name}]${RESET} ` : `[${name}] `,
+      this.color
+        ? `${mark}\x1b[${colorOf(name)}m[${name}]${RESET} `
+        : `${mark}[${name}] `,
     );
   }
 
