@@ -50,8 +50,8 @@
   ;; Each 16-byte block is compared at once against everything that needs a
   ;; closer look: bytes below 0x20 but TAB (so "\n" and "\r" too), DEL, and
   ;; the lead bytes 0xC2 and 0xE2 (of C1 controls and of U+2028/U+2029, as
-  ;; in plain.wat). Most blocks have none of them and cost a handful of
-  ;; instructions. A line holding a byte >= 0x80 is then checked with
+  ;; in plain.wat); printable ASCII alone is passed over first, 64 bytes at
+  ;; a time. A line holding a byte >= 0x80 is then checked with
   ;; valid_utf8 (the OR of its blocks tells; bytes of the next line that
   ;; share its last block may cause a check that was not needed, never a
   ;; check that is skipped).
@@ -70,6 +70,10 @@
     (local $n i32)
     (local $v v128)
     (local $acc v128)   ;; OR of the line's blocks: bit 7 set = non-ASCII
+    (local $c20 v128)   ;; 0x20 and 0x5E in every byte
+    (local $c5e v128)
+    (local.set $c20 (i8x16.splat (i32.const 0x20)))
+    (local.set $c5e (i8x16.splat (i32.const 0x5e)))
     (local.set $start (local.get $in))
     (block $exit
       (loop $line
@@ -80,11 +84,39 @@
           (then (local.set $limit (local.get $inEnd))))
         (local.set $cur (local.get $start))
         (local.set $acc (v128.const i64x2 0 0))
+        ;; Printable ASCII, 0x20..0x7E, is most of what children print: it
+        ;; needs no closer look (and has no byte >= 0x80), so it is passed
+        ;; over 64 bytes at a time first: x - 0x20 > 0x5E (unsigned) for
+        ;; every other byte.
+        (block $mixed
+          (loop $ascii
+            (br_if $mixed (i32.gt_u (i32.add (local.get $cur) (i32.const 64)) (local.get $limit)))
+            (br_if $mixed
+              (v128.any_true
+                (v128.or
+                  (v128.or
+                    (i8x16.gt_u (i8x16.sub (v128.load (local.get $cur)) (local.get $c20))
+                                (local.get $c5e))
+                    (i8x16.gt_u (i8x16.sub (v128.load offset=16 (local.get $cur)) (local.get $c20))
+                                (local.get $c5e)))
+                  (v128.or
+                    (i8x16.gt_u (i8x16.sub (v128.load offset=32 (local.get $cur)) (local.get $c20))
+                                (local.get $c5e))
+                    (i8x16.gt_u (i8x16.sub (v128.load offset=48 (local.get $cur)) (local.get $c20))
+                                (local.get $c5e))))))
+            (local.set $cur (i32.add (local.get $cur) (i32.const 64)))
+            (br $ascii)))
         (block $found
           (loop $scan
             (if (i32.ge_u (local.get $cur) (local.get $limit))
               (then (global.set $reason (call $noEnd (local.get $limit) (local.get $inEnd))) (br $exit)))
             (local.set $v (v128.load (local.get $cur)))
+            ;; A block of printable ASCII alone: on to the next.
+            (if (i32.eqz (v128.any_true
+                  (i8x16.gt_u (i8x16.sub (local.get $v) (local.get $c20)) (local.get $c5e))))
+              (then
+                (local.set $cur (i32.add (local.get $cur) (i32.const 16)))
+                (br $scan)))
             (local.set $acc (v128.or (local.get $acc) (local.get $v)))
             (local.set $m
               (i8x16.bitmask
