@@ -202,12 +202,8 @@ export class LineFramer {
         }
         pos = winStart + simd.frame(pos - winStart, winEnd - winStart, max);
         const n = simd.count;
-        if (n > 0) {
-          if (sink.lines) sink.lines(window, starts, ends, n);
-          else {for (let i = 0; i < n; i++) {
-              sink.line(window, starts[i]!, ends[i]!, true);
-            }}
-        }
+        if (n > 0 && sink.lines) sink.lines(window, starts, ends, n);
+        else for (let i = 0; i < n; i++) sink.line(window, starts[i]!, ends[i]!, true);
         const reason = simd.reason;
         if (reason === STOP.full) continue;
         if (reason === STOP.end) {
