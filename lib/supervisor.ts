@@ -34,6 +34,7 @@ import { planReload } from "./core/reload.ts";
 import type { SignalName } from "./core/signals.ts";
 import type { Config } from "./config/load.ts";
 import { Health, type HealthStatus, needsNotifySocket } from "./health.ts";
+import { LogFiles, type LogFileSystem } from "./output/files.ts";
 import { framedOutput, teeLines } from "./output/framer.ts";
 import type { Logger } from "./output/log.ts";
 import { OutputRing } from "./output/ring.ts";
@@ -138,6 +139,11 @@ export interface SupervisorOptions {
    * keeps none (a benchmark's baseline). @default a new OutputRing
    */
   ring?: OutputRing | null;
+  /**
+   * Where the processes' log files (`log:`) are written (`os/log_files.ts`
+   * has the real one); `null` writes none. @default null
+   */
+  logFiles?: LogFileSystem | null;
 }
 
 /** What {@linkcode Supervisor.interrupt} did with a stop request. */
@@ -188,6 +194,7 @@ export class Supervisor {
   #stopping: Promise<void> | null = null;
   #firstStop: { signal: string; at: number } | null = null;
   #health: Health;
+  #files: LogFiles | null = null;
   // Children's NOTIFY_SOCKETs, made when a process first needs one.
   #sockets: ChildNotifySockets | null | undefined;
   #reloading: Promise<ReloadReport> | null = null;
@@ -221,6 +228,14 @@ export class Supervisor {
     const ring = options.ring === undefined ? new OutputRing() : options.ring;
     this.ring = ring ?? new OutputRing();
     this.events.on((event) => log.event(event));
+    if (options.logFiles) {
+      const files = this.#files = new LogFiles({
+        fs: options.logFiles,
+        onNotice: (message) => log.log("warn", message),
+      });
+      files.configure(this.#config.processes, () => false);
+      this.events.on((event) => files.event(event));
+    }
     this.events.on((event) => this.#health.event(event));
     this.events.on((event) => {
       if (event.type === "not-restarting") queueMicrotask(() => this.#checkAllDone());
@@ -231,14 +246,18 @@ export class Supervisor {
       timing: this.#config.timing,
       sink: {
         event: (event: MonitorEvent) => this.events.emit(event),
-        // The ring sees every line first, then the log, then a log probe
-        // (borrowed bytes, no copy); the log's back-pressure paces the child.
+        // The ring sees every line first, then the log, then the log file,
+        // then a log probe (borrowed bytes, no copy); only the log's
+        // back-pressure paces the child (a log file drops instead).
         output: (name, pid, stream) =>
           framedOutput(
             teeLines(
-              ring === null ? log.lines(name, pid, stream) : teeLines(
-                ring.lines(name, pid, stream),
-                log.lines(name, pid, stream),
+              teeLines(
+                ring === null ? log.lines(name, pid, stream) : teeLines(
+                  ring.lines(name, pid, stream),
+                  log.lines(name, pid, stream),
+                ),
+                this.#files?.lines(name, pid, stream) ?? null,
               ),
               this.#health.lines(name, pid, stream),
             ),
@@ -378,9 +397,13 @@ export class Supervisor {
     };
   }
 
-  /** A snapshot of every process's state. */
+  /**
+   * A snapshot of every process's state, with each running child's last
+   * probe result in `probe` (the monitor knows only the verdicts: a
+   * process STARTING because its probe fails says why only here).
+   */
   status(): ProcessStatus[] {
-    return this.monitor.status();
+    return this.monitor.status().map((s) => this.#withProbe(s));
   }
 
   /**
@@ -391,7 +414,7 @@ export class Supervisor {
   processStatus(name: string): ProcessStatus {
     const status = this.monitor.status().find((s) => s.name === name);
     if (status === undefined) throw new UnknownProcessError(name);
-    return status;
+    return this.#withProbe(status);
   }
 
   /** What the probes of a process found, or `null` when it has none. */
@@ -478,9 +501,18 @@ export class Supervisor {
     });
   }
 
+  /**
+   * Writes what is left to the log files and closes them, once tend's
+   * children are gone; resolves when done (a file that fails is tried once
+   * more first, as tend's own log is).
+   */
+  closeLogFiles(): Promise<void> {
+    return this.#files?.close() ?? Promise.resolve();
+  }
+
   /** Logs one status record per process (supervisorctl's `status`, as a signal). */
   reportStatus(): void {
-    this.#log.status(this.monitor.status(), this.#clock.now());
+    this.#log.status(this.status(), this.#clock.now());
   }
 
   /**
@@ -551,6 +583,17 @@ export class Supervisor {
     };
   }
 
+  // The status with the latest result of either probe of its current
+  // child, as `CHECK: RESULT` (`tcp 127.0.0.1:5432: Connection refused`);
+  // the monitor's own (the last verdict's) when there is none yet.
+  #withProbe(s: ProcessStatus): ProcessStatus {
+    const health = s.pid === null ? null : this.#health.status(s.name);
+    const last = health?.pid === s.pid ? health.last : null;
+    if (!health || !last) return s;
+    const probe = last.role === "ready" ? health.ready : health.alive;
+    return { ...s, probe: probe ? `${probe.check}: ${last.message}` : last.message };
+  }
+
   // The names, once each is known to be a process's.
   #known(names: readonly string[]): readonly string[] {
     const known = new Set(this.monitor.status().map((s) => s.name));
@@ -595,6 +638,13 @@ export class Supervisor {
     const next = result.config;
     this.#config = next;
     this.monitor.setTiming(next.timing);
+    // Before the processes change, so that the records of what the reload
+    // does to them (a start, a stop) are in their new files; a removed
+    // process that runs keeps its file until it exits.
+    const running = new Set(
+      this.monitor.status().filter((s) => s.pid !== null).map((s) => s.name),
+    );
+    this.#files?.configure(next.processes, (name) => running.has(name));
     const plan = planReload(this.monitor.processes, next.processes);
     for (const name of plan.removed) {
       this.monitor.removeProcess(name);

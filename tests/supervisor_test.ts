@@ -438,3 +438,27 @@ Deno.test("a failing liveness probe restarts the process, with the reason in the
     /\[api\] tend: liveness probe failed: .*HTTP 500/,
   );
 });
+
+Deno.test("status and SIGUSR2's records carry each running child's last probe result, not only the last verdict", async () => {
+  const { reactor, supervisor, records, prober } = setUp({
+    db: {
+      argv: ["db"],
+      ready: { check: { kind: "tcp", host: "127.0.0.1", port: 5432 }, period: 1 },
+    },
+  });
+  prober.fallback = { ok: false, message: "Connection refused" };
+  supervisor.start();
+  await reactor.advance(0);
+  const db = supervisor.processStatus("db");
+  assert.deepEqual([db.state, db.ready, db.probe], [
+    "STARTING",
+    false,
+    "tcp 127.0.0.1:5432: Connection refused",
+  ]);
+  supervisor.reportStatus();
+  assert.match(
+    (await records()).at(-1)!,
+    /^\[db\] tend: STARTING, pid \d+, up 0ms, 0 restarts, probe: tcp 127\.0\.0\.1:5432: Connection refused$/,
+  );
+  assert.deepEqual(supervisor.status().map((s) => s.probe), [db.probe]);
+});

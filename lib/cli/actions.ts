@@ -39,7 +39,8 @@ const SLACK_S = 30;
 
 /** The help text of one of the three commands. */
 export function actionHelp(verb: Verb, what: string, done: string): string {
-  return `Usage: tend ${verb} NAME... [--timeout S | --no-wait] [-c FILE] [--socket PATH] [--json]
+  return `Usage: tend ${verb} NAME... [--timeout S | --no-wait]
+         [-c FILE] [--socket PATH] [--json]
 
 ${what}
 

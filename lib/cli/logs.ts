@@ -17,10 +17,12 @@ import {
   parseClient,
   withClient,
 } from "./remote.ts";
+import { escapeText } from "../output/escape.ts";
 
 /** The text of `tend logs --help`. */
 export const LOGS_HELP =
-  `Usage: tend logs [NAME...] [-n N] [-f] [-c FILE] [--socket PATH] [--json]
+  `Usage: tend logs [NAME...] [-n N] [-f] [-c FILE] [--socket PATH]
+                 [--json]
 
 Prints the last N lines each process wrote (tend keeps its last 1,000 lines,
 at most 1 MiB, per process), merged in the order they were written, in tend's
@@ -28,14 +30,17 @@ text log format: HH:MM:SS.mmm [name] line, or HH:MM:SS.mmm 2> [name] line for
 a line from stderr.
 
   NAME...             only these processes (every one by default, or "all")
-  -n, --lines N       lines per process (default ${DEFAULT_LINES}; 0: none, with -f)
-  -f, --follow        then print new lines as they come, from processes added
-                      by a reload too, until interrupted (Ctrl-C) or tend exits.
-                      A reader too slow to keep up is told how many lines it lost.
+  -n, --lines N       lines per process (default ${DEFAULT_LINES}; 0: none, with
+                      -f)
+  -f, --follow        then print new lines as they come, from processes
+                      added by a reload too, until interrupted (Ctrl-C) or
+                      tend exits. A reader too slow to keep up is told how
+                      many lines it lost.
 
 ${CLIENT_OPTIONS_HELP} (with --json: records in tend's JSON log format)
 
-Exit status: 0; 1 a NAME is not one of tend's processes; 69 no tend answers.
+Exit status: 0; 1 a NAME is not one of tend's processes; 69 no tend
+answers.
 `;
 
 /** The options of `tend logs`. */
@@ -93,12 +98,14 @@ export function textOf(record: string): string {
   try {
     parsed = JSON.parse(record);
   } catch {
-    return record + "\n";
+    return escapeText(record) + "\n";
   }
   const time = typeof parsed.time === "string" ? Date.parse(parsed.time) : NaN;
   const message = typeof parsed.message === "string" ? parsed.message : record;
   const mark = parsed.stream === "stderr" ? `${STDERR_MARK} ` : "";
-  return `${clockText(time)} ${mark}${message}\n`;
+  // One record, one line, as tend's own text log writes it: a child's
+  // (or a server's) control characters are shown escaped, never acted on.
+  return `${clockText(time)} ${mark}${escapeText(message)}\n`;
 }
 
 function clockText(ms: number): string {

@@ -20,18 +20,22 @@ import {
 } from "./remote.ts";
 
 /** The text of `tend reload --help`. */
-export const RELOAD_HELP = `Usage: tend reload [-c FILE] [--socket PATH] [--json]
+export const RELOAD_HELP = `Usage: tend reload [-c FILE] [--socket PATH]
+                   [--json]
 
-Makes tend read its config file again, as SIGHUP does: removed processes are
-stopped and forgotten, added ones started, changed ones (any key) restarted
-with their new settings, unchanged ones left alone. An invalid file changes
-nothing: every problem is listed, and tend keeps running the old config.
+Makes tend read its config file again, as SIGHUP does: removed processes
+are stopped and forgotten, added ones started, changed ones (any key but
+log) restarted with their new settings, unchanged ones left alone; a
+changed log moves to its new file without a restart. An invalid file
+changes nothing: every problem is listed, and tend keeps running the old
+config.
 
 ${CLIENT_OPTIONS_HELP}
 
 Prints "N added, N removed, N changed, N unchanged".
-Exit status: 0 reloaded; 78 the file has problems (listed as FILE:LINE:COL);
-1 there is no file to reload (tend run -- CMD); 69 no tend answers.
+Exit status: 0 reloaded; 78 the file has problems (listed as
+FILE:LINE:COL); 1 there is no file to reload (tend run -- CMD); 69 no
+tend answers.
 `;
 
 /** What `POST /v1/reload` answers. */

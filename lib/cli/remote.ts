@@ -7,14 +7,20 @@
  * @module
  */
 
-import { dirname, resolve } from "node:path";
-import { peekSocket } from "../config/peek.ts";
+import { resolve } from "node:path";
+import { readSocketKey } from "../config/load.ts";
 import { ApiFailure, ControlClient, NoTendError } from "../control/client.ts";
 import type { ProcessStatusJson, StatusJson } from "../control/api.ts";
-import { chooseSocket, type SocketChoice, SocketError } from "../control/server.ts";
+import {
+  checkClientSocket,
+  chooseSocket,
+  type SocketChoice,
+  SocketError,
+} from "../control/server.ts";
 import { HELP_OPTION, type Options, parse, UsageError } from "./args.ts";
 import { write } from "./console.ts";
 import { EXIT } from "./exit_codes.ts";
+import { escapeText } from "../output/escape.ts";
 
 /** The options every client command takes. */
 export const CLIENT_OPTIONS = {
@@ -107,12 +113,7 @@ export async function clientSocket(
   // path as given; the derived socket hashes the path with symlinks resolved.
   const given = resolve(values.config ?? "procs.yaml");
   const file = await canonicalFile(given);
-  let socket: string | null = null;
-  try {
-    socket = peekSocket(await Deno.readTextFile(given), dirname(given));
-  } catch {
-    // No file (or no access): the socket is derived from its path.
-  }
+  const socket = await readSocketKey(given);
   return chooseSocket({
     ...common,
     config: socket === null ? undefined : { socket, file },
@@ -133,6 +134,7 @@ export async function withClient(
   let socket: SocketChoice;
   try {
     socket = await clientSocket(values, command);
+    await checkClientSocket(socket, userId());
   } catch (error) {
     if (error instanceof SocketError) return fail(error.message, EXIT.UNAVAILABLE);
     throw error;
@@ -149,13 +151,20 @@ export async function withClient(
 
 /** Prints `tend: message` on stderr and returns `code`. */
 export function fail(message: string, code: number): number {
-  write(Deno.stderr, `tend: ${message}\n`);
+  write(Deno.stderr, `tend: ${safeLines(message)}\n`);
   return code;
 }
 
 /** Prints `text` and a newline on stdout. */
 export function say(text: string): void {
-  write(Deno.stdout, text + "\n");
+  write(Deno.stdout, safeLines(text) + "\n");
+}
+
+// What a tend server sent (names, reasons, a child's words) reaches the
+// terminal escaped, line by line: a server, or a child through it, must
+// not be able to move the cursor, retitle the window or fake a line.
+function safeLines(text: string): string {
+  return text.split("\n").map(escapeText).join("\n");
 }
 
 /** Prints a value as indented JSON on stdout. */

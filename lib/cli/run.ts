@@ -18,6 +18,7 @@ import { tendVariables } from "../config/mutators.ts";
 import { applyOverrides } from "../config/overrides.ts";
 import { systemClock } from "../os/clock.ts";
 import { DenoSpawner } from "../os/deno_spawner.ts";
+import { denoLogFiles } from "../os/log_files.ts";
 import { NotifySockets } from "../os/notify.ts";
 import { DenoProber } from "../os/probes.ts";
 import { signalNumber } from "../os/signals.ts";
@@ -34,7 +35,7 @@ import {
 } from "./args.ts";
 import { write } from "./console.ts";
 import { EXIT } from "./exit_codes.ts";
-import { HELP, VERSION } from "./help.ts";
+import { VERSION } from "./help.ts";
 import { claimControl, type ControlPlane } from "./serve.ts";
 import { guardSignals, handleSignals } from "./signals.ts";
 import { startSystem } from "./system.ts";
@@ -49,6 +50,51 @@ const OUTPUT_WAIT_MS = 2000;
 // the last records, even on a busy machine.
 const LAST_WORDS_MS = 500;
 
+/** The text of `tend run --help`. */
+export const RUN_HELP = `Usage: tend run [FLAGS] [CONFIG]
+       tend run [FLAGS] -- CMD [ARG...]
+
+Runs CONFIG (default ./procs.yaml) in the foreground until it is stopped,
+or one command, named after CMD's basename (what twistd procmon CMD
+does). Every line the processes print is logged as [name] line, with
+tend's own records about them, on stdout (and in their log files).
+
+Flags (they override the file, on every reload too):
+  --threshold S          a run this long counts as healthy (default 1s)
+  --kill-time S          grace from the stop signal to SIGKILL (default 5s)
+  --min-restart-delay S  first back-off delay (default 1s)
+  --max-restart-delay S  largest back-off delay (default 1h)
+  --restart POLICY       always | on-failure | never, for every process
+  --log-format FORMAT    text (default) | json
+  --color WHEN           auto (default: on a terminal, unless NO_COLOR is
+                         set) | always | never
+  --subreaper            reap orphans as PID 1 does (needs --allow-ffi)
+  --socket PATH          the control socket (default: TEND_SOCKET, else
+                         the file's socket:, else
+                         \${XDG_RUNTIME_DIR:-/tmp}/tend-UID/HASH.sock)
+  -h, --help             this help
+
+  S is seconds (0.5) or a number with a unit: 500ms, 5s, 2m, 1h.
+
+Signals:
+  SIGTERM, SIGINT, SIGQUIT (and SIGPWR, SIGXCPU, SIGABRT, SIGBUS)
+           stop every process gracefully, then exit 0; a second one
+           kills them all at once
+  SIGHUP   reload CONFIG (an invalid file is reported, the old one kept)
+  SIGUSR2  log each process's state, readiness, pid, uptime, restarts
+  SIGUSR1  nothing: no debugger port opens on it (needs --allow-ffi)
+  SIGALRM, SIGIO, SIGXFSZ and other stray signals are logged and ignored
+
+Exit status:
+  0   stopped on request, every child gone
+  64  bad usage        78  invalid config (nothing was started)
+  75  another tend already runs this config (the same socket)
+  1   an internal failure, or the control socket cannot be used
+  When every process has finished for good (restart: never or
+  on-failure): 0 if each last exit was 0, else the first failed one's
+  status (its exit code, 128+N for signal N, 127 if it could not start).
+`;
+
 /**
  * Runs `tend run` and resolves with its exit status.
  *
@@ -56,14 +102,15 @@ const LAST_WORDS_MS = 500;
  * @throws {UsageError} for bad arguments
  */
 export async function run(args: string[]): Promise<number> {
-  // First of all: until this runs, a SIGUSR1 ends tend (or, later, opens
-  // Deno's debugger port). No child has started yet.
+  // main.ts guards first thing; this is for run() called on its own (it is
+  // idempotent). Until it runs, a SIGUSR1 ends tend, or opens Deno's
+  // debugger port; no child has started yet.
   guardSignals();
   const dashes = args.indexOf("--");
   const flagArgs = dashes === -1 ? args : args.slice(0, dashes);
   const { positionals, values } = parse(flagArgs, RUN_OPTIONS);
   if (values.help) {
-    write(Deno.stdout, HELP);
+    write(Deno.stdout, RUN_HELP);
     return EXIT.OK;
   }
   const flags = runFlags(values);
@@ -167,6 +214,7 @@ async function supervise(
     log,
     signalNumber,
     outputWait: OUTPUT_WAIT_MS,
+    logFiles: denoLogFiles,
   });
   const stopListening = handleSignals(supervisor, log);
 
@@ -180,9 +228,11 @@ async function supervise(
   globalThis.addEventListener("unhandledrejection", onFatal);
 
   const count = Object.keys(config.processes).length;
+  // A text record of tend's own starts with "tend" already; a JSON one has
+  // only its message to say who speaks.
   log.log(
     "info",
-    `tend ${VERSION}: starting ${count} process${
+    `${log.format === "json" ? "tend " : ""}${VERSION}: starting ${count} process${
       count === 1 ? "" : "es"
     } from ${config.file} (pid ${Deno.pid})`,
   );
@@ -211,6 +261,9 @@ async function supervise(
   const outcome = await Promise.race([
     (async () => {
       await spawner.idle(OUTPUT_WAIT_MS);
+      // The log files within the same deadline, and then what closing
+      // them had to say (a file that failed to the end) in tend's log.
+      await Promise.all([log.flush(), supervisor.closeLogFiles()]);
       await log.flush();
       return "written" as const;
     })(),

@@ -22,12 +22,14 @@ import {
 
 /** The text of `tend shutdown --help`. */
 export const SHUTDOWN_HELP =
-  `Usage: tend shutdown [--timeout S | --no-wait] [-c FILE] [--socket PATH] [--json]
+  `Usage: tend shutdown [--timeout S | --no-wait] [-c FILE] [--socket PATH]
+                     [--json]
 
 Stops every process gracefully (stop signal, SIGKILL after killTime), as
 SIGTERM does, and returns once tend has exited.
 
-  --timeout S         wait at most S (default: twice the longest killTime + 10s)
+  --timeout S         wait at most S (default: twice the longest killTime
+                      plus 10s)
   --no-wait           ask, and return at once
 
 ${CLIENT_OPTIONS_HELP}

@@ -23,8 +23,9 @@ import {
 export const STATUS_HELP =
   `Usage: tend status [NAME...] [-c FILE] [--socket PATH] [--json]
 
-Shows each process of a running tend: its state, pid, uptime, restarts
-and how its last child ended; for a process waiting to restart, when.
+Shows each process of a running tend: its state, whether it is ready,
+its pid, uptime, restarts and how its last child ended; then what it
+waits for and its last probe result, where the line has room.
 
   NAME...             only these processes (all of them by default, or "all")
 
@@ -53,34 +54,47 @@ export async function status(args: string[]): Promise<number> {
       };
     }
     if (values.json) printJson(body);
-    else say(statusTable(body.processes, Date.now()).trimEnd());
+    else say(statusTable(body.processes, Date.now(), terminalWidth()).trimEnd());
     return EXIT.OK;
   });
 }
 
+// The terminal's width when stdout is one; a pipe or a file gets whole lines.
+function terminalWidth(): number {
+  try {
+    return Deno.stdout.isTerminal() ? Deno.consoleSize().columns : Infinity;
+  } catch {
+    return Infinity;
+  }
+}
+
 /**
- * The status table: NAME, STATE, PID, UPTIME, RESTARTS, LAST EXIT, and a
- * note (when a back-off ends, that a process is held or gave up, why it
- * cannot start).
+ * The status table: NAME, STATE, READY, PID, UPTIME, RESTARTS, LAST EXIT,
+ * and a note (when a back-off ends, that a process is held or gave up, why
+ * it cannot start, what it waits for, its last probe result).
  *
  * @example
  * ```ts
  * import { statusTable } from "./status.ts";
- * statusTable([], 0); // "NAME  STATE  PID  UPTIME  RESTARTS  LAST EXIT\n"
+ * statusTable([], 0); // "NAME  STATE  READY  PID  UPTIME  RESTARTS  LAST EXIT\n"
  * ```
  *
  * @param processes the API's process statuses
  * @param now wall-clock milliseconds, for "next start in 8s"
+ * @param width the columns a line may take: the note is cut to fit (with
+ *   "…"), never the columns before it @default no limit
  */
 export function statusTable(
   processes: readonly ProcessStatusJson[],
   now: number,
+  width: number = Infinity,
 ): string {
   const rows = [
-    ["NAME", "STATE", "PID", "UPTIME", "RESTARTS", "LAST EXIT", ""],
+    ["NAME", "STATE", "READY", "PID", "UPTIME", "RESTARTS", "LAST EXIT", ""],
     ...processes.map((p) => [
       p.name,
       p.state,
+      readyText(p),
       p.pid === null ? "-" : String(p.pid),
       p.uptime === null ? "-" : formatElapsed(p.uptime),
       String(p.restarts),
@@ -89,10 +103,31 @@ export function statusTable(
     ]),
   ];
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows.map((row) =>
-    row.map((cell, i) => i === row.length - 1 ? cell : cell.padEnd(widths[i]!))
-      .join("  ").trimEnd() + "\n"
-  ).join("");
+  return rows.map((row) => {
+    const head = row.slice(0, -1).map((cell, i) => cell.padEnd(widths[i]!)).join("  ");
+    return fit(head, row.at(-1)!, width) + "\n";
+  }).join("");
+}
+
+// The columns, then as much of the note as `width` leaves room for, "…"
+// marking a cut; the columns themselves are never cut (a narrow terminal
+// wraps them instead).
+function fit(head: string, note: string, width: number): string {
+  if (note === "") return head.trimEnd();
+  const room = width - head.length - 2;
+  const chars = [...note];
+  if (chars.length <= room) return `${head}  ${note}`;
+  if (room < 2) return head.trimEnd();
+  return `${head}  ${chars.slice(0, room - 1).join("")}…`;
+}
+
+/**
+ * READY: `yes` when it runs and is ready, `no` while it runs and is not
+ * (STARTING, or a readiness probe failing since), `-` when it does not run.
+ */
+export function readyText(p: ProcessStatusJson): string {
+  if (p.ready) return "yes";
+  return p.pid === null ? "-" : "no";
 }
 
 /** `exit 3`, `SIGKILL` or `-`. */
@@ -119,5 +154,7 @@ function note(p: ProcessStatusJson, now: number): string {
     );
   }
   if (p.spawnError !== null) parts.push(`cannot start: ${p.spawnError}`);
+  if (p.waiting !== null) parts.push(p.waiting);
+  if (p.probe !== null) parts.push(`probe: ${p.probe}`);
   return parts.join("; ");
 }

@@ -113,6 +113,20 @@ export interface ProcessStatusJson {
   delay: number;
   /** Why the last start failed, if it did. */
   spawnError: string | null;
+  /**
+   * Whether it runs and is ready: its readiness probe passed (one without
+   * a probe is ready once started); false while it does not run.
+   */
+  ready: boolean;
+  /**
+   * The last probe result, as `CHECK: RESULT`
+   * (`tcp 127.0.0.1:5432: Connection refused`), or null without probes.
+   */
+  probe: string | null;
+  /** Why it waits instead of starting (`waiting for db: ready`), or null. */
+  waiting: string | null;
+  /** Whether what it waits for can never happen (a dependency is FATAL, say). */
+  blocked: boolean;
   /** Its grace between the stop signal and SIGKILL, in seconds. */
   killTime: number;
   /** The program and its arguments (absent for a `shell` process). */
@@ -394,6 +408,10 @@ export class ControlApi {
       killAt: toIso(s.killAt),
       delay: s.delay,
       spawnError: s.spawnError,
+      ready: s.ready,
+      probe: s.probe,
+      waiting: s.waiting,
+      blocked: s.blocked,
       killTime: this.#supervisor.monitor.timingOf(s.name).killTime,
       ...(isShell ? { shell: argv[2]! } : { argv: [...argv] }),
     };

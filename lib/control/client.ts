@@ -230,7 +230,10 @@ export async function waitGone(
   const deadline = performance.now() + timeoutMs;
   let lock: Deno.FsFile | null = null;
   try {
-    lock = await Deno.open(`${socket.path}.lock`, { read: true });
+    // Only a regular file: a FIFO would block the open for good (the
+    // directory was checked to be tend's user's own before connecting).
+    const path = `${socket.path}.lock`;
+    if ((await Deno.lstat(path)).isFile) lock = await Deno.open(path, { read: true });
   } catch {
     lock = null;
   }

@@ -243,6 +243,63 @@ async function takeLock(lockPath: string, socket: SocketChoice): Promise<Deno.Fs
   throw new SocketError(`cannot lock ${lockPath}: it keeps being replaced`);
 }
 
+/**
+ * Checks, before a client connects, that the socket is one only tend's
+ * user could have made, as tmux's client does: its directory is a real
+ * directory of that user's that nobody else can enter, and the socket (if
+ * it is there yet) is a socket of that user's, not a symlink. Another
+ * local user could otherwise plant a directory and a server of their own,
+ * and answer tend's commands with whatever they like.
+ *
+ * @throws {SocketError} saying what is wrong and where
+ */
+export async function checkClientSocket(
+  socket: SocketChoice,
+  uid: number,
+): Promise<void> {
+  const dir = dirname(socket.path);
+  const info = await lstat(dir);
+  if (info === null) return; // no tend there: connecting says so
+  checkPrivate(info, dir, uid, socket);
+  const file = await lstat(socket.path);
+  if (file === null) return;
+  const where = `the socket ${socket.path} (${socket.how})`;
+  if (file.isSymlink) throw new SocketError(`${where} is a symlink; refusing it`);
+  if (!file.isSocket) throw new SocketError(`${where} is not a socket`);
+  if (file.uid !== null && file.uid !== uid) {
+    throw new SocketError(
+      `${where} belongs to uid ${file.uid}, not to this user (uid ${uid}); refusing it`,
+    );
+  }
+}
+
+// A directory nobody but `uid` may have put anything in.
+function checkPrivate(
+  info: Deno.FileInfo,
+  dir: string,
+  uid: number,
+  socket: SocketChoice,
+): void {
+  const where = `the socket's directory ${dir} (${socket.how})`;
+  if (info.isSymlink) throw new SocketError(`${where} is a symlink; refusing it`);
+  if (!info.isDirectory) throw new SocketError(`${where} is not a directory`);
+  if (info.uid !== null && info.uid !== uid) {
+    throw new SocketError(
+      `${where} belongs to uid ${info.uid}, not to tend's user (uid ${uid}); ` +
+        `another user could have planted it`,
+    );
+  }
+  const mode = (info.mode ?? 0) & 0o777;
+  if ((mode & 0o077) !== 0) {
+    throw new SocketError(
+      `${where} has mode ${
+        mode.toString(8).padStart(4, "0")
+      }, so others can enter it; ` +
+        `it must be 0700 (chmod 700 ${dir})`,
+    );
+  }
+}
+
 // The socket's directory: created 0700 when missing; otherwise it must be
 // a real directory, tend's user's, that nobody else can enter.
 async function privateDir(
@@ -268,24 +325,7 @@ async function privateDir(
       throw new SocketError(`cannot create the socket's directory ${dir}`);
     }
   }
-  const where = `the socket's directory ${dir} (${socket.how})`;
-  if (info.isSymlink) throw new SocketError(`${where} is a symlink; refusing it`);
-  if (!info.isDirectory) throw new SocketError(`${where} is not a directory`);
-  if (info.uid !== null && info.uid !== uid) {
-    throw new SocketError(
-      `${where} belongs to uid ${info.uid}, not to tend's user (uid ${uid}); ` +
-        `another user could have planted it`,
-    );
-  }
-  const mode = (info.mode ?? 0) & 0o777;
-  if ((mode & 0o077) !== 0) {
-    throw new SocketError(
-      `${where} has mode ${
-        mode.toString(8).padStart(4, "0")
-      }, so others can enter it; ` +
-        `it must be 0700 (chmod 700 ${dir})`,
-    );
-  }
+  checkPrivate(info, dir, uid, socket);
 }
 
 async function refuseSymlink(path: string, what: string): Promise<void> {

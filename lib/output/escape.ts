@@ -454,3 +454,31 @@ export function utf8SequenceLength(bytes: Uint8Array, i: number, end: number): n
   }
   return n;
 }
+
+const textEncoder = new TextEncoder();
+const textDecoder = new TextDecoder();
+
+/**
+ * A string as a text record shows it: every control character but TAB
+ * (line breaks included), DEL, the C1 controls and U+2028/U+2029 escaped,
+ * so that it stays one line no terminal or line splitter can be fooled by.
+ * For text that came from elsewhere (a tend server's answer, say) before
+ * it is printed.
+ *
+ * @example
+ * ```ts
+ * import { escapeText } from "./escape.ts";
+ * escapeText("a\rb\x1b[2K"); // "a\\rb\\x1b[2K"
+ * escapeText("fine\ttext"); // "fine\ttext"
+ * ```
+ */
+export function escapeText(text: string): string {
+  // The common case, nothing to escape, costs one test.
+  // deno-lint-ignore no-control-regex
+  if (!/[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]/.test(text)) return text;
+  const src = textEncoder.encode(text);
+  const out = new Uint8Array(TEXT_GROWTH * src.length + SGR_RESET.length);
+  return textDecoder.decode(
+    out.subarray(0, escapeTextInto(src, 0, src.length, true, out, 0, false)),
+  );
+}

@@ -155,27 +155,30 @@ Deno.test("tend status shows a table and JSON of a running config", async () => 
   assert.deepEqual(rows[0], [
     "NAME",
     "STATE",
+    "READY",
     "PID",
     "UPTIME",
     "RESTARTS",
     "LAST EXIT",
   ]);
   const row = (name: string) => rows.find((r) => r[0] === name)!;
-  assert.deepEqual(row("web").slice(0, 3), ["web", "RUNNING", String(web)]);
-  assert.match(row("web")[3]!, /^\d+(\.\d)?m?s$|^\d+m\d+s$/, "uptime like 3m12s");
-  assert.deepEqual(row("web").slice(4), ["0", "-"]);
-  assert.deepEqual(row("flaky").slice(0, 6), [
+  assert.deepEqual(row("web").slice(0, 4), ["web", "RUNNING", "yes", String(web)]);
+  assert.match(row("web")[4]!, /^\d+(\.\d)?m?s$|^\d+m\d+s$/, "uptime like 3m12s");
+  assert.deepEqual(row("web").slice(5), ["0", "-"]);
+  assert.deepEqual(row("flaky").slice(0, 7), [
     "flaky",
     "BACKOFF",
+    "-",
     "-",
     "-",
     "0",
     "exit 3",
   ]);
-  assert.match(row("flaky")[6]!, /^next start in \d+(\.\d)?s$/);
+  assert.match(row("flaky")[7]!, /^next start in \d+(\.\d)?s$/);
   assert.deepEqual(row("lazy"), [
     "lazy",
     "STOPPED",
+    "-",
     "-",
     "-",
     "0",
@@ -202,6 +205,58 @@ Deno.test("tend status shows a table and JSON of a running config", async () => 
   assert.equal(one.code, 0, show(one));
   assert.equal(one.stdout.trimEnd().split("\n").length, 2, "the header and web");
 
+  t.signal("SIGTERM");
+  assert.equal(await t.exit(), 0, t.transcript());
+});
+
+Deno.test("tend status shows READY, a failing probe's last result and what a dependent waits for", async () => {
+  await using dir = await tempDir();
+  // A port nobody listens on: the probe is refused every time.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  const file = await dir.write(
+    "procs.yaml",
+    yaml({
+      processes: {
+        db: { cmd: SLEEPER, ready: { tcp: `127.0.0.1:${port}`, period: "200ms" } },
+        api: { cmd: SLEEPER, dependsOn: { db: "ready" } },
+        web: { cmd: SLEEPER },
+      },
+    }),
+  );
+  await using t = tend(["run", "--log-format", "json", file]);
+  await t.said("db", "ready");
+  await t.said("web", "ready");
+  let db: Json;
+  const deadline = performance.now() + TIMEOUT;
+  while ((db = await stateOf(file, "db")).probe === null) {
+    assert.ok(performance.now() < deadline, "no probe result");
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  assert.deepEqual([db.state, db.ready, db.waiting, db.blocked], [
+    "STARTING",
+    false,
+    null,
+    false,
+  ]);
+  assert.match(db.probe, new RegExp(`^tcp 127\\.0\\.0\\.1:${port}: `));
+  const api = await stateOf(file, "api");
+  assert.deepEqual([api.state, api.ready, api.waiting], [
+    "STOPPED",
+    false,
+    "waiting for db: ready",
+  ]);
+  const table = await ctl(["status", "-c", file]);
+  assert.equal(table.code, 0, show(table));
+  const rows = table.stdout.trimEnd().split("\n").map((line) => line.split(/\s{2,}/));
+  assert.deepEqual(rows[0]!.slice(0, 3), ["NAME", "STATE", "READY"]);
+  const row = (name: string) => rows.find((r) => r[0] === name)!;
+  assert.deepEqual(row("db").slice(0, 3), ["db", "STARTING", "no"]);
+  assert.match(row("db").at(-1)!, new RegExp(`^probe: tcp 127\\.0\\.0\\.1:${port}: `));
+  assert.deepEqual(row("api").slice(0, 3), ["api", "STOPPED", "-"]);
+  assert.equal(row("api").at(-1), "waiting for db: ready");
+  assert.deepEqual(row("web").slice(0, 3), ["web", "RUNNING", "yes"]);
   t.signal("SIGTERM");
   assert.equal(await t.exit(), 0, t.transcript());
 });
@@ -689,7 +744,7 @@ Deno.test("maxRestarts: 2 gives 3 starts then FATAL while the others run; tend s
   const table = await ctl(["status", "-c", file, "crash"]);
   assert.match(
     table.stdout,
-    /crash\s+FATAL\s+-\s+-\s+2\s+exit 3\s+gave up: tend start crash/,
+    /crash\s+FATAL\s+-\s+-\s+-\s+2\s+exit 3\s+gave up: tend start crash/,
   );
 
   const revived = await ctl(["start", "-c", file, "crash"]);

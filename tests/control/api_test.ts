@@ -37,8 +37,9 @@ function setUp(
 ) {
   const reactor = new FakeReactor();
   const log = new Logger({ out: new Sink(), now: () => WALL });
+  const prober = new FakeProber(reactor.clock);
   const supervisor = new Supervisor({
-    prober: new FakeProber(reactor.clock),
+    prober,
     config: config(processes),
     load,
     spawner: reactor,
@@ -70,7 +71,7 @@ function setUp(
   };
   const byName = (name: string) =>
     reactor.spawnedProcesses.filter((p) => p.request.argv[0] === name);
-  return { reactor, supervisor, api, call, byName };
+  return { reactor, supervisor, api, call, byName, prober };
 }
 
 function parse(text: string): unknown {
@@ -137,6 +138,46 @@ Deno.test("GET /v1/status: tend's own facts and every process, times as ISO 8601
   assert.equal(web.killTime, 5);
   assert.equal(s.processes[1]!.shell, "echo hi");
   assert.equal(s.processes[1]!.argv, undefined);
+});
+
+Deno.test("a process's status says whether it is ready, its last probe result, and what it waits for", async () => {
+  const { reactor, call, prober } = setUp({
+    db: {
+      argv: ["db"],
+      ready: { check: { kind: "tcp", host: "127.0.0.1", port: 5432 }, period: 1 },
+    },
+    api: { argv: ["api"], dependsOn: { db: "ready" } },
+    migrate: { argv: ["migrate"], restart: "never" },
+    worker: { argv: ["worker"], dependsOn: { migrate: "done" } },
+  });
+  prober.fallback = { ok: false, message: "Connection refused" };
+  await reactor.advance(0);
+  const fields = async () => {
+    const body = (await call("GET", "/v1/status")).body as StatusJson;
+    return body.processes.map((p) => [p.name, p.state, p.ready, p.probe, p.waiting]);
+  };
+  assert.deepEqual(await fields(), [
+    ["db", "STARTING", false, "tcp 127.0.0.1:5432: Connection refused", null],
+    ["api", "STOPPED", false, null, "waiting for db: ready"],
+    ["migrate", "RUNNING", true, null, null],
+    ["worker", "STOPPED", false, null, "waiting for migrate: done"],
+  ]);
+  reactor.spawnedProcesses.find((p) => p.request.argv[0] === "migrate")!
+    .processEnded({ code: 1, signal: null });
+  await reactor.advance(0);
+  const worker = (await call("GET", "/v1/processes/worker")).body as Json;
+  assert.deepEqual(
+    [worker.state, worker.ready, worker.blocked, worker.waiting],
+    ["STOPPED", false, true, "cannot start: migrate exited with code 1"],
+  );
+  prober.fallback = { ok: true, message: "connected" };
+  await reactor.advance(1000);
+  assert.deepEqual((await fields()).slice(0, 2), [
+    ["db", "RUNNING", true, "tcp 127.0.0.1:5432: connected", null],
+    ["api", "RUNNING", true, null, null],
+  ]);
+  const db = (await call("GET", "/v1/processes/db")).body as Json;
+  assert.deepEqual([db.ready, db.blocked, db.waiting], [true, false, null]);
 });
 
 Deno.test("GET /v1/status?process= picks processes; an unknown one is a 404", async () => {
