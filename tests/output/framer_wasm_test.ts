@@ -3,7 +3,11 @@
  * to, its UTF-8 validator agrees with node:buffer's, and, differentially,
  * tend's output through it is byte for byte what the JS path gives: the
  * log's records (text and JSON, with and without colour, stdout and
- * stderr) and the output ring's lines, on random streams in random chunks.
+ * stderr), a log file's records (rotated) and the output ring's lines, on
+ * random streams in random chunks; and on both paths no child's bytes can
+ * forge a record: one record per line handed on, each a whole line that
+ * starts as tend's records do, valid UTF-8 with every control character
+ * escaped, and at most a bounded length.
  *
  * `FUZZ_SEED=N FUZZ_CASES=N deno task test tests/output/framer_wasm_test.ts`
  * runs other or more cases; a failure names its seed and case.
@@ -18,6 +22,12 @@ import {
   teeLines,
 } from "../../lib/output/framer.ts";
 import { FRAMER_WASM } from "../../lib/output/framer_wasm.ts";
+import { TEXT_GROWTH } from "../../lib/output/escape.ts";
+import {
+  type LogFileHandle,
+  LogFiles,
+  type LogFileSystem,
+} from "../../lib/output/files.ts";
 import { type LogFormat, Logger } from "../../lib/output/log.ts";
 import { OutputRing } from "../../lib/output/ring.ts";
 import {
@@ -341,6 +351,8 @@ interface Case {
   stream: "stdout" | "stderr";
   wasmFrom: number;
   ringLines: number;
+  /** The log file's maxBytes (0: never rotated). */
+  fileMax: number;
 }
 
 function makeCase(r: Rand, format: LogFormat, i: number): Case {
@@ -394,6 +406,7 @@ function makeCase(r: Rand, format: LogFormat, i: number): Case {
   const stream = r.chance(0.5) ? "stdout" : "stderr";
   const wasmFrom = r.pick([0, 0, 256]);
   const ringLines = r.chance(0.5) ? 10_000_000 : r.int(1, 2000);
+  const fileMax = r.pick([0, 0, 20_000, 100_000]);
   return {
     what:
       `${format} case ${i} (seed ${SEED}): ${profile.name}, ${data.length} bytes in ${
@@ -409,12 +422,57 @@ function makeCase(r: Rand, format: LogFormat, i: number): Case {
     stream,
     wasmFrom,
     ringLines,
+    fileMax,
   };
 }
 
-/** What one run wrote: the log's bytes and the ring's lines. */
+/**
+ * Log files in memory: what a {@linkcode LogFiles} wrote, by path, with
+ * renames and removals as the real file system does them.
+ */
+class MemoryFs implements LogFileSystem {
+  files = new Map<string, Uint8Array[]>();
+
+  open(path: string): Promise<LogFileHandle> {
+    let parts = this.files.get(path);
+    if (parts === undefined) this.files.set(path, parts = []);
+    const held = parts;
+    return Promise.resolve({
+      size: held.reduce((n, p) => n + p.length, 0),
+      regular: true,
+      write: (p: Uint8Array) => (held.push(p.slice()), Promise.resolve(p.length)),
+      truncate: () => Promise.reject(new Error("not expected")),
+      close: () => {},
+    });
+  }
+
+  rename(from: string, to: string): Promise<boolean> {
+    const parts = this.files.get(from);
+    if (parts === undefined) return Promise.resolve(false);
+    this.files.delete(from);
+    this.files.set(to, parts);
+    return Promise.resolve(true);
+  }
+
+  remove(path: string): Promise<void> {
+    this.files.delete(path);
+    return Promise.resolve();
+  }
+
+  /** Every file's text, by path, oldest first (`FILE.N` ... `FILE.1`, `FILE`). */
+  texts(): [string, string][] {
+    const age = (path: string) => Number(path.match(/\.(\d+)$/)?.[1] ?? 0);
+    return [...this.files]
+      .sort(([a], [b]) => age(b) - age(a))
+      .map(([path, parts]) => [path, parts.map((p) => dec.decode(p)).join("")]);
+  }
+}
+
+/** What one run wrote: the log's bytes, the log file's and the ring's lines. */
 interface Output {
   log: Uint8Array;
+  /** The log file and its rotated copies, by path. */
+  files: [string, string][];
   ring: string[];
   /** Lines (and pieces) the WebAssembly framer handed on. */
   framed: number;
@@ -447,8 +505,18 @@ async function run(c: Case, wasm: boolean): Promise<Output> {
       else other += count;
     },
   };
+  // The log file, as the supervisor adds it (text without colour, rotated).
+  const fs = new MemoryFs();
+  const files = new LogFiles({ fs, now });
+  files.configure(
+    { web: { log: { file: "/logs/web.log", maxBytes: c.fileMax, backups: 1000 } } },
+    () => false,
+  );
   const sink = teeLines(
-    teeLines(ring.lines("web", 42, c.stream), log.lines("web", 42, c.stream)),
+    teeLines(
+      teeLines(ring.lines("web", 42, c.stream), log.lines("web", 42, c.stream)),
+      files.lines("web", 42, c.stream),
+    ),
     spy,
   );
   const framer = new LineFramer(sink, c.max, { wasm, wasmFrom: c.wasmFrom });
@@ -464,13 +532,67 @@ async function run(c: Case, wasm: boolean): Promise<Output> {
   }
   framer.end();
   await log.flush();
+  await files.close();
   const all = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;
   for (const p of parts) all.set(p, at), at += p.length;
   const lines = ring.tail(["web"], Infinity).map((l) =>
     `${l.seq} ${l.time} ${l.stream} ${l.pid} ${l.text}`
   );
-  return { log: all, ring: lines, framed, other };
+  return { log: all, files: fs.texts(), ring: lines, framed, other };
+}
+
+// deno-lint-ignore no-control-regex
+const CONTROL = /[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]/;
+// deno-lint-ignore no-control-regex
+const SGR = /\x1b\[[0-9;:]*m/g;
+const TIME = /^\d\d:\d\d:\d\d\.\d{3} /;
+
+/**
+ * Asserts that `text`, tend's records of `lines` lines, cannot have been
+ * forged by the child: exactly one record a line, each a whole line that
+ * starts with the time, the stream's mark and `[web]`, with no control
+ * character left but TAB (and, with colour, SGR sequences), valid UTF-8,
+ * and no longer than the longest piece escaped at its worst.
+ */
+function assertSafe(
+  c: Case,
+  bytes: Uint8Array,
+  lines: number,
+  format: LogFormat,
+  color: boolean,
+  what: string,
+): void {
+  assert.ok(isUtf8(bytes), `${what}: not valid UTF-8`);
+  const text = dec.decode(bytes);
+  assert.ok(text === "" || text.endsWith("\n"), `${what}: a record is not whole`);
+  const records = text === "" ? [] : text.slice(0, -1).split("\n");
+  assert.equal(records.length, lines, `${what}: records`);
+  const longest = TEXT_GROWTH * c.max;
+  for (const [i, record] of records.entries()) {
+    let body: string;
+    if (format === "json") {
+      // deno-lint-ignore no-control-regex
+      assert.doesNotMatch(record, /[\x00-\x1f]/, `${what}: record ${i}`);
+      const parsed = JSON.parse(record);
+      assert.equal(parsed.stream, c.stream, `${what}: record ${i}`);
+      assert.equal(parsed.process, "web", `${what}: record ${i}`);
+      assert.ok(parsed.message.startsWith("[web] "), `${what}: record ${i}`);
+      body = parsed.message.slice("[web] ".length);
+    } else {
+      const plain = color ? record.replace(SGR, "") : record;
+      assert.doesNotMatch(plain, CONTROL, `${what}: record ${i}`);
+      assert.match(plain, TIME, `${what}: record ${i}`);
+      const mark = c.stream === "stderr" ? "2> " : "";
+      const tag = plain.slice(13, 13 + mark.length + 6);
+      assert.equal(tag, `${mark}[web] `, `${what}: record ${i}`);
+      body = plain.slice(13 + tag.length);
+    }
+    assert.ok(
+      enc.encode(body).length <= longest,
+      `${what}: record ${i} is ${enc.encode(body).length} bytes`,
+    );
+  }
 }
 
 function firstDiff(a: Uint8Array, b: Uint8Array): number {
@@ -500,8 +622,33 @@ async function differential(format: LogFormat): Promise<void> {
       );
     }
     assert.deepEqual(wasm.ring, js.ring, `${c.what}: the rings differ`);
+    assert.deepEqual(wasm.files, js.files, `${c.what}: the log files differ`);
     assert.equal(js.framed, 0);
     assert.equal(wasm.framed + wasm.other, js.other, `${c.what}: line counts`);
+    for (const [path, text] of wasm.files) {
+      if (c.fileMax > 0 && text.split("\n").length > 2) {
+        assert.ok(enc.encode(text).length <= c.fileMax, `${c.what}: ${path} too big`);
+      }
+    }
+    for (const [name, out] of [["wasm", wasm], ["js", js]] as const) {
+      assertSafe(
+        c,
+        out.log,
+        out.other + out.framed,
+        format,
+        c.color,
+        `${c.what}, ${name} log`,
+      );
+      const file = enc.encode(out.files.map(([, text]) => text).join(""));
+      assertSafe(
+        c,
+        file,
+        out.other + out.framed,
+        "text",
+        false,
+        `${c.what}, ${name} file`,
+      );
+    }
     framed += wasm.framed;
     other += wasm.other;
   }
@@ -514,7 +661,7 @@ async function differential(format: LogFormat): Promise<void> {
 
 Deno.test({
   ...only(
-    "fuzz: text records and the ring are the same through WebAssembly and JS",
+    "fuzz: text records, a log file and the ring are the same through WebAssembly and JS, and no line forges a record",
     NO_SIMD,
   ),
   fn: () => differential("text"),
@@ -522,7 +669,7 @@ Deno.test({
 
 Deno.test({
   ...only(
-    "fuzz: JSON records and the ring are the same through WebAssembly and JS",
+    "fuzz: JSON records, a log file and the ring are the same through WebAssembly and JS, and no line forges a record",
     NO_SIMD,
   ),
   fn: () => differential("json"),
@@ -612,4 +759,37 @@ Deno.test({
     assert.deepEqual(lines.at(-2), [JSON.stringify("z".repeat(WINDOW + 10)), false]);
     assert.equal(lines.at(-1)![1], true);
   },
+});
+
+Deno.test("where V8 has no WebAssembly (--jitless), SIMD is null and the JS path frames and escapes", async () => {
+  const framer = new URL("../../lib/output/framer.ts", import.meta.url).href;
+  const wasm = new URL("../../lib/output/wasm.ts", import.meta.url).href;
+  const code = `
+    import { LineFramer } from ${JSON.stringify(framer)};
+    import { SIMD } from ${JSON.stringify(wasm)};
+    const seen = [];
+    const framer = new LineFramer({ line: (b, s, e, valid) =>
+      seen.push([new TextDecoder().decode(b.subarray(s, e)), valid]) });
+    framer.push(new TextEncoder().encode("a\\r\\n" + "plain\\n".repeat(100) + "\\x1b[2K\\n"));
+    framer.push(Uint8Array.of(0xe2, 0x82));
+    framer.push(Uint8Array.of(0xac, 0x0a, 0xff, 0x0a));
+    framer.end();
+    console.log(JSON.stringify({ wasm: typeof WebAssembly, simd: SIMD, seen }));
+  `;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--v8-flags=--jitless", code],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.ok(out.success, dec.decode(out.stderr));
+  const { wasm: type, simd, seen } = JSON.parse(dec.decode(out.stdout));
+  assert.equal(type, "undefined");
+  assert.equal(simd, null);
+  assert.deepEqual(seen, [
+    ["a", true],
+    ...Array(100).fill(["plain", true]),
+    ["\x1b[2K", true],
+    ["€", true],
+    ["\ufffd", false],
+  ]);
 });
