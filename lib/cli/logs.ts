@@ -6,6 +6,7 @@
  */
 
 import { DEFAULT_LINES } from "../control/api.ts";
+import { STDERR_MARK } from "../output/format.ts";
 import { UsageError } from "./args.ts";
 import { write } from "./console.ts";
 import { EXIT } from "./exit_codes.ts";
@@ -25,7 +26,8 @@ export const LOGS_HELP =
 
 Prints the last N lines each process wrote (tend keeps its last 1,000 lines,
 at most 1 MiB, per process), merged in the order they were written, in tend's
-text log format: HH:MM:SS.mmm [name] line.
+text log format: HH:MM:SS.mmm [name] line, or HH:MM:SS.mmm 2> [name] line for
+a line from stderr.
 
   NAME...             only these processes (every one by default, or "all")
   -n, --lines N       lines per process (default ${DEFAULT_LINES}; 0: none, with
@@ -79,17 +81,20 @@ export async function logs(args: string[]): Promise<number> {
 }
 
 /**
- * A JSON log record as a text record, `HH:MM:SS.mmm [name] line`, the time
- * in local time as tend's text log shows it.
+ * A JSON log record as a text record, `HH:MM:SS.mmm [name] line` (with
+ * the stderr mark, `HH:MM:SS.mmm 2> [name] line`, for a line from stderr),
+ * the time in local time, as tend's text log shows it.
  *
  * @example
  * ```ts
  * import { textOf } from "./logs.ts";
  * textOf('{"time":"x","message":"[web] hi"}'); // "??:??:??.??? [web] hi\n"
+ * textOf('{"time":"x","stream":"stderr","message":"[web] oops"}');
+ * // "??:??:??.??? 2> [web] oops\n"
  * ```
  */
 export function textOf(record: string): string {
-  let parsed: { time?: unknown; message?: unknown };
+  let parsed: { time?: unknown; stream?: unknown; message?: unknown };
   try {
     parsed = JSON.parse(record);
   } catch {
@@ -97,9 +102,10 @@ export function textOf(record: string): string {
   }
   const time = typeof parsed.time === "string" ? Date.parse(parsed.time) : NaN;
   const message = typeof parsed.message === "string" ? parsed.message : record;
+  const mark = parsed.stream === "stderr" ? `${STDERR_MARK} ` : "";
   // One record, one line, as tend's own text log writes it: a child's
   // (or a server's) control characters are shown escaped, never acted on.
-  return `${clockText(time)} ${escapeText(message)}\n`;
+  return `${clockText(time)} ${mark}${escapeText(message)}\n`;
 }
 
 function clockText(ms: number): string {

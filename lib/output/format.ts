@@ -11,6 +11,16 @@ import type { MonitorEvent } from "../core/events.ts";
 import { describeExit } from "../core/exit.ts";
 import type { ProcessStatus } from "../core/monitor.ts";
 
+/**
+ * What a text record of a line from stderr has between its time and
+ * `[name]`, so that it can be told from stdout without colour:
+ * `12:00:00.000 2> [web] line`, where a line from stdout is
+ * `12:00:00.000 [web] line` as always (`grep -E '^[0-9:.]+ 2> '` finds the
+ * stderr lines). The shell's name for the stream: two characters, and
+ * `[name] line` stays as it is. JSON records say `"stream"` instead.
+ */
+export const STDERR_MARK = "2>";
+
 /** Severity of a record. */
 export type LogLevel = "info" | "warn" | "error";
 

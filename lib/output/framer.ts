@@ -10,9 +10,18 @@
  * are shown as `\xNN` by {@linkcode escapeUtf8}.
  *
  * This is tend's hot loop, so lines are passed as `(bytes, start, end)`
- * views into the chunk that was read, never copied or decoded here, and
- * UTF-8 validity (and, for a sink with the batch path, the absence of
- * control characters) is checked once per chunk rather than once per line.
+ * views, never copied or decoded here. Where WebAssembly SIMD is there
+ * (see wasm.ts), a chunk of some size is framed by `framer.wat`: a window
+ * of it is copied into the module's memory, which finds in one pass the
+ * lines that can take the batch path (whole, valid UTF-8, nothing a record
+ * escapes, not too long) and hands them on as views of that window; the
+ * first line it cannot take is handled here in JS, one line, and the
+ * module goes on after it. Everything else (a carried partial line, long
+ * lines cut into pieces, the end of a stream, small chunks, and all of it
+ * where WebAssembly is not there) is the JS path, which checks UTF-8
+ * validity (and, for a sink with the batch path, the absence of control
+ * characters) once per chunk rather than once per line. Both give a sink
+ * exactly the same lines.
  *
  * @module
  */
@@ -20,6 +29,7 @@
 import { isUtf8 } from "node:buffer";
 import type { OutputHandler } from "../core/ports.ts";
 import { escapeUtf8Into, isPlain, TEXT_GROWTH } from "./escape.ts";
+import { SIMD, type SimdFramer, STOP, WINDOW } from "./wasm.ts";
 
 /** The longest line handed on in one piece, in bytes (64 KiB). */
 export const MAX_LINE = 64 * 1024;
@@ -42,13 +52,29 @@ export interface LineSink {
    * `bytes[starts[i]..ends[i])`, in order, each valid UTF-8 with no control
    * character but TAB (see {@linkcode isPlain}: nothing a text record would
    * escape) and at most `maxLine` long. A sink without it gets every line
-   * through `line`. The bytes and arrays are only borrowed.
+   * through `line`. The bytes and arrays are only borrowed (they may be
+   * views of the WebAssembly framer's memory, which the next chunk reuses).
    */
   lines?(bytes: Uint8Array, starts: Int32Array, ends: Int32Array, count: number): void;
 }
 
-// Lines handed to LineSink.lines at most at once.
+// Lines handed to LineSink.lines at most at once (JS path).
 const BATCH = 1024;
+
+/** How a {@linkcode LineFramer} frames. */
+export interface FramerOptions {
+  /**
+   * Frame with WebAssembly SIMD where it is there (`false`: the JS path
+   * only, as where it is not). @default true
+   */
+  wasm?: boolean;
+  /**
+   * The fewest bytes of a chunk (after a carried line is finished) that go
+   * to WebAssembly: below this, copying them in costs more than it saves.
+   * @default 256
+   */
+  wasmFrom?: number;
+}
 
 /**
  * Cuts a byte stream into lines for a {@linkcode LineSink}.
@@ -83,16 +109,22 @@ export class LineFramer {
   #starts: Int32Array | null = null;
   #ends: Int32Array | null = null;
 
+  #simd: SimdFramer | null;
+  #simdFrom: number;
+
   /**
    * @param sink receives every line
    * @param maxLine longest piece handed on at once @default MAX_LINE
+   * @param options whether and from what size to frame with WebAssembly
    */
-  constructor(sink: LineSink, maxLine: number = MAX_LINE) {
+  constructor(sink: LineSink, maxLine: number = MAX_LINE, options: FramerOptions = {}) {
     if (maxLine < 4) {
       throw new RangeError(`Cannot frame lines: maxLine ${maxLine} is below 4`);
     }
     this.sink = sink;
     this.#max = maxLine;
+    this.#simd = options.wasm === false ? null : SIMD;
+    this.#simdFrom = options.wasmFrom ?? 256;
   }
 
   /** Bytes held back waiting for the end of their line (at most `maxLine`). */
@@ -118,24 +150,98 @@ export class LineFramer {
       this.#emitCarry();
       pos = nl + 1;
     }
-    const last = chunk.lastIndexOf(NL);
-    if (last >= pos) {
-      // A newline byte is never part of a multi-byte character, so when the
-      // region of whole lines is valid, every line in it is; and when the
-      // region holds no control character, no line does.
-      const allValid = isUtf8(
-        pos === 0 && last + 1 === len ? chunk : chunk.subarray(pos, last),
-      );
-      pos = allValid && this.sink.lines && isPlain(chunk, pos, last, true)
-        ? this.#batch(chunk, pos, last)
-        : this.#oneByOne(chunk, pos, last, allValid);
-    }
+    const simd = this.#simd;
+    pos = simd !== null && !simd.busy && len - pos >= this.#simdFrom
+      ? this.#framed(simd, chunk, pos, len)
+      : this.#whole(chunk, pos, len);
     // The unfinished tail: whole pieces now, the rest carried over.
     while (len - pos > this.#max) {
       pos = this.#emitPiece(chunk, pos, len);
       this.#continued = true;
     }
     if (pos < len) this.#append(chunk, pos, len);
+  }
+
+  // Hands on the complete lines of chunk[pos..len) in JS; returns where
+  // the unfinished tail starts.
+  #whole(chunk: Uint8Array, pos: number, len: number): number {
+    const last = chunk.lastIndexOf(NL);
+    if (last < pos) return pos;
+    // A newline byte is never part of a multi-byte character, so when the
+    // region of whole lines is valid, every line in it is; and when the
+    // region holds no control character, no line does.
+    const allValid = isUtf8(
+      pos === 0 && last + 1 === len ? chunk : chunk.subarray(pos, last),
+    );
+    return allValid && this.sink.lines && isPlain(chunk, pos, last, true)
+      ? this.#batch(chunk, pos, last)
+      : this.#oneByOne(chunk, pos, last, allValid);
+  }
+
+  // The same with WebAssembly: chunk[pos..len) goes into the module's
+  // window (WINDOW bytes at a time), which frames the lines it can take;
+  // each line it stops at is handled here, by #one. Lines go to the sink
+  // in the same order as on the JS path, and as the same lines.
+  #framed(simd: SimdFramer, chunk: Uint8Array, pos: number, len: number): number {
+    const sink = this.sink;
+    const max = this.#max;
+    const { window, starts, ends } = simd;
+    simd.busy = true;
+    try {
+      // The window holds chunk[winStart..winEnd); winEnd -1: nothing yet.
+      let winStart = pos;
+      let winEnd = -1;
+      // Bounded: every round frames a line, has #one take one, or (at most
+      // every other round) moves the window on to an unframed line.
+      for (let round = 2 * (len - pos) + 4; round > 0; round--) {
+        if (pos === len) return pos;
+        if (winEnd === -1) {
+          winStart = pos;
+          winEnd = Math.min(len, pos + WINDOW);
+          simd.load(chunk, winStart, winEnd);
+        }
+        pos = winStart + simd.frame(pos - winStart, winEnd - winStart, max);
+        const n = simd.count;
+        if (n > 0 && sink.lines) sink.lines(window, starts, ends, n);
+        else for (let i = 0; i < n; i++) sink.line(window, starts[i]!, ends[i]!, true);
+        const reason = simd.reason;
+        if (reason === STOP.full) continue;
+        if (reason === STOP.end) {
+          // No newline before the window's end: the tail of the chunk, or
+          // a line that goes on past the window (one that starts the
+          // window is longer than a window: #one takes it).
+          if (winEnd === len) return pos;
+          if (pos > winStart) {
+            winEnd = -1;
+            continue;
+          }
+        }
+        const next = this.#one(chunk, pos);
+        if (next === -1) return pos;
+        pos = next;
+        if (pos >= winEnd) winEnd = -1;
+      }
+    } finally {
+      simd.busy = false;
+    }
+    // Not reached; should it be, the JS path frames the rest.
+    return this.#whole(chunk, pos, len);
+  }
+
+  // Hands on the line starting at chunk[pos] in JS (the lines WebAssembly
+  // does not take); returns where the next line starts, or -1 when there
+  // is no newline (the tail).
+  #one(chunk: Uint8Array, pos: number): number {
+    const nl = chunk.indexOf(NL, pos);
+    if (nl === -1) return -1;
+    let end = nl;
+    if (end > pos && chunk[end - 1] === CR) end--;
+    if (end - pos <= this.#max) {
+      this.sink.line(chunk, pos, end, isUtf8(chunk.subarray(pos, end)));
+    } else {
+      this.#emitLong(chunk, pos, end);
+    }
+    return nl + 1;
   }
 
   // Hands on the complete lines of chunk[pos..last] (last is a newline) one
@@ -297,12 +403,14 @@ export function escapeUtf8(bytes: Uint8Array, start: number, end: number): Uint8
  *
  * @param lines where the lines go
  * @param backpressure a promise while the destination is congested
+ * @param options how to frame (see {@linkcode FramerOptions})
  */
 export function framedOutput(
   lines: LineSink,
   backpressure: () => Promise<void> | undefined,
+  options: FramerOptions = {},
 ): OutputHandler {
-  const framer = new LineFramer(lines);
+  const framer = new LineFramer(lines, MAX_LINE, options);
   return {
     write(chunk) {
       framer.push(chunk);

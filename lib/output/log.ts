@@ -33,10 +33,11 @@ import {
   SGR_RESET,
   TEXT_GROWTH,
 } from "./escape.ts";
-import { describeEvent, describeStatus, type LogLevel } from "./format.ts";
+import { describeEvent, describeStatus, type LogLevel, STDERR_MARK } from "./format.ts";
 import { framedOutput, type LineSink } from "./framer.ts";
+import { SIMD } from "./wasm.ts";
 
-export type { LogLevel } from "./format.ts";
+export { type LogLevel, STDERR_MARK } from "./format.ts";
 
 /** Where log bytes go: `Deno.stdout`, a file, or a test double. */
 export interface LogDestination {
@@ -236,7 +237,7 @@ export class Logger {
   lines(name: string, pid: number, stream: OutputStream): LineSink {
     return this.format === "json"
       ? new JsonLines(this, name, pid, stream)
-      : new TextLines(this, this.#tag(name));
+      : new TextLines(this, this.#tag(name, stream));
   }
 
   /**
@@ -382,9 +383,16 @@ export class Logger {
       : `${this.#timeText()} ${body}\n`;
   }
 
-  #tag(name: string): Uint8Array {
+  // What follows the time in a text record of a child's line: the stream
+  // mark for stderr (see STDERR_MARK), then `[name] `.
+  #tag(name: string, stream: OutputStream): Uint8Array {
+    const mark = stream === "stderr"
+      ? this.color ? `${DIM}${STDERR_MARK}${RESET} ` : `${STDERR_MARK} `
+      : "";
     return encoder.encode(
-      this.color ? `\x1b[${colorOf(name)}m[${name}]${RESET} ` : `[${name}] `,
+      this.color
+        ? `${mark}\x1b[${colorOf(name)}m[${name}]${RESET} `
+        : `${mark}[${name}] `,
     );
   }
 
@@ -649,13 +657,24 @@ class TextLines implements LineSink {
     log.commit(pos);
   }
 
-  // Many valid lines at once. The whole span is copied into the log buffer
-  // in one go, placed far enough along that each line can then be moved
-  // down into place (copyWithin) behind its prefix: no per-line objects.
+  // Many valid lines at once. Lines the WebAssembly framer found have
+  // their records written by it too (see wasm.ts). Otherwise the whole
+  // span is copied into the log buffer in one go, placed far enough along
+  // that each line can then be moved down into place (copyWithin) behind
+  // its prefix: no per-line objects.
   lines(bytes: Uint8Array, starts: Int32Array, ends: Int32Array, count: number): void {
     const log = this.#log;
     if (this.#prefixTurn !== log.turn) this.#rebuildPrefix();
     const prefix = this.#prefix;
+    if (SIMD !== null && SIMD.holds(bytes, starts, ends, prefix)) {
+      // Bounded: each round writes at least one line.
+      for (let i = 0; i < count; i++) {
+        i = SIMD.text(bytes, starts, ends, i, count, prefix, log);
+        // A record too long for the module's output region: in JS.
+        if (i < count) this.line(bytes, starts[i]!, ends[i]!, true);
+      }
+      return;
+    }
     const step = prefix.length + 1;
     const first = starts[0]!;
     const span = ends[count - 1]! - first;
@@ -692,6 +711,9 @@ class TextLines implements LineSink {
 class JsonLines implements LineSink {
   #log: Logger;
   #middle: Uint8Array;
+  // #prefix(): the stamp it was built with, and the whole prefix.
+  #stamp: Uint8Array | null = null;
+  #whole: Uint8Array = new Uint8Array(0);
 
   constructor(log: Logger, name: string, pid: number, stream: OutputStream) {
     this.#log = log;
@@ -727,6 +749,38 @@ class JsonLines implements LineSink {
     pos = escapeJsonInto(bytes, start, end, valid, buf, pos);
     buf.set(CLOSE_JSON, pos);
     log.commit(pos + CLOSE_JSON.length);
+  }
+
+  // Many valid lines at once: those the WebAssembly framer found are
+  // written by it too (see wasm.ts), the rest one by one.
+  lines(bytes: Uint8Array, starts: Int32Array, ends: Int32Array, count: number): void {
+    const prefix = SIMD === null ? null : this.#prefix();
+    if (prefix !== null && SIMD!.holds(bytes, starts, ends, prefix, CLOSE_JSON)) {
+      // Bounded: each round writes at least one line.
+      for (let i = 0; i < count; i++) {
+        i = SIMD!.json(bytes, starts, ends, i, count, prefix, CLOSE_JSON, this.#log);
+        if (i < count) this.line(bytes, starts[i]!, ends[i]!, true);
+      }
+      return;
+    }
+    for (let i = 0; i < count; i++) this.line(bytes, starts[i]!, ends[i]!, true);
+  }
+
+  // The record up to its text, `{"time":"...",...,"message":"[name] `,
+  // rebuilt when the time stamp changes (once per turn at most).
+  #prefix(): Uint8Array {
+    const stamp = this.#log.stamp();
+    if (stamp !== this.#stamp) {
+      const prefix = new Uint8Array(
+        OPEN_JSON.length + stamp.length + this.#middle.length,
+      );
+      prefix.set(OPEN_JSON);
+      prefix.set(stamp, OPEN_JSON.length);
+      prefix.set(this.#middle, OPEN_JSON.length + stamp.length);
+      this.#stamp = stamp;
+      this.#whole = prefix;
+    }
+    return this.#whole;
   }
 }
 

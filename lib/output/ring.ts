@@ -201,13 +201,27 @@ export class ProcessRing {
     }
     const from = starts[skip]!;
     const to = ends[count - 1]!;
-    if (to - from > this.#maxBytes) {
-      for (let i = skip; i < count; i++) {
-        this.put(pid, stream, bytes, starts[i]!, ends[i]!, true);
-      }
+    // A batch is stored in one piece, and the room a piece leaves at the
+    // buffer's end goes unused: a long batch (the WebAssembly framer hands
+    // on up to 128 KiB at once) is stored in pieces of at most 1/32 of the
+    // buffer, so at most that much goes unused, whoever batched the lines.
+    const piece = this.#maxBytes >> 5;
+    if (to - from <= piece) {
+      this.#append(bytes, from, to, count - skip, pid, stream);
       return;
     }
-    this.#append(bytes, from, to, count - skip, pid, stream);
+    let first = skip;
+    for (let i = skip + 1; i <= count; i++) {
+      if (i < count && ends[i]! - starts[first]! <= piece) continue;
+      if (i - first === 1) {
+        // One line: put() cuts one longer than the ring (cannot happen
+        // with tend's framer, 64 KiB pieces).
+        this.put(pid, stream, bytes, starts[first]!, ends[first]!, true);
+      } else {
+        this.#append(bytes, starts[first]!, ends[i - 1]!, i - first, pid, stream);
+      }
+      first = i;
+    }
   }
 
   // The hot path: one copy and one record, however many lines.

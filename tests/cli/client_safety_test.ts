@@ -120,7 +120,7 @@ Deno.test("tend logs shows a child's control characters escaped, one line per re
             "sh",
             "-c",
             "printf 'a\\rXX\\033[2K\\033[1A12:00:00.000 [victim] FORGED\\342\\200\\250next\\n'; " +
-            "printf 'done\\n'; exec sleep 1000",
+            "printf 'err \\033]0;owned\\007\\r\\n' >&2; printf 'done\\n'; exec sleep 1000",
           ],
         },
       },
@@ -128,10 +128,20 @@ Deno.test("tend logs shows a child's control characters escaped, one line per re
   );
   await using t = tend(["run", "--log-format", "json", file]);
   await t.said("evil", "done");
+  await t.record(
+    "evil's line on stderr",
+    (r) => r.process === "evil" && r.stream === "stderr",
+  );
   const out = await client(["logs", "-c", file]);
   assert.equal(out.code, 0, out.stderr);
   const lines = out.stdout.split("\n").filter((l) => l !== "");
-  assert.equal(lines.length, 2, out.stdout);
+  assert.equal(lines.length, 3, out.stdout);
+  // A line from stderr is marked, and escaped as well.
+  assert.equal(
+    lines.filter((l) => / 2> \[evil\] err \\x1b\]0;owned\\x07$/.test(l)).length,
+    1,
+    out.stdout,
+  );
   // deno-lint-ignore no-control-regex
   assert.doesNotMatch(out.stdout, /[\r\x1b\u2028]/);
   assert.match(

@@ -734,6 +734,29 @@ Deno.test("text output holds [name] line verbatim, coloured only when asked or o
   });
 });
 
+Deno.test("text output marks lines from stderr, so that a reader tells them from stdout without colour", async () => {
+  await using t = tend([
+    "run",
+    "--color",
+    "never",
+    "--",
+    "sh",
+    "-c",
+    "echo same words; echo same words >&2; exec sleep 1000",
+  ]);
+  await t.line(/ 2> \[sh\] same words$/);
+  await t.line(/\d \[sh\] same words$/);
+  t.signal("SIGTERM");
+  assert.equal(await t.exit(), 0, t.transcript());
+  await assertNothingLeft(t);
+  const records = t.lines.filter((l) => l.endsWith("[sh] same words"));
+  assert.deepEqual(
+    records.map((l) => l.replace(/^\d\d:\d\d:\d\d\.\d\d\d /, "")).sort(),
+    ["2> [sh] same words", "[sh] same words"],
+    t.transcript(),
+  );
+});
+
 Deno.test("bad usage exits 64", async () => {
   await using dir = await tempDir();
   // A valid file: a run that wrongly went ahead would exit 0, not 64.

@@ -10,7 +10,15 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { only } from "../_fakes/proc.ts";
-import { type LogRecord, tempDir, tend, yaml } from "../_fakes/tend.ts";
+import {
+  type LogRecord,
+  MAIN,
+  PERMISSIONS,
+  tempDir,
+  Tend,
+  tend,
+  yaml,
+} from "../_fakes/tend.ts";
 
 // One text record of a child's line in a log file.
 const LINE = /^\d\d:\d\d:\d\d\.\d{3} \[(\S+)\] (.*)$/;
@@ -259,4 +267,112 @@ Deno.test("a reload that changes only a process's log moves its records to the n
     await Deno.readTextFile(join(dir.path, "b.log")),
     /\[ticker\] tend: exited/,
   );
+});
+
+/**
+ * Runs one process that writes hostile output (escape sequences, CR, NUL,
+ * invalid UTF-8, U+2028, a line longer than 64 KiB, among plain lines
+ * written at once, so that WebAssembly frames what it can) to stdout and
+ * stderr, with a log file, and returns its records from stdout and from
+ * the file, without their times. `denoFlags` go to `deno run`.
+ */
+async function hostileRun(
+  denoFlags: string[],
+): Promise<{ stdout: string[]; file: string[]; transcript: string }> {
+  await using dir = await tempDir();
+  const F = join(dir.path, "hostile.log");
+  const plain = Array.from({ length: 40 }, (_, i) => `plain line ${i}\\n`).join("");
+  const script = [
+    `printf '${plain}esc \\033[2K\\033[1A12:00:00.000 [victim] FORGED\\n` +
+    `cr a\\rb\\nnul a\\000b\\nbad \\377\\376 utf8\\nsep \\342\\200\\250 next\\n` +
+    `split \\342\\202\\254 euro\\n${plain}'`,
+    `printf '${plain}err \\033]0;title\\007 line\\n${plain}' >&2`,
+    `head -c 70000 /dev/zero | tr '\\0' x`,
+    "echo",
+  ].join("; ");
+  const file = await dir.write(
+    "procs.yaml",
+    yaml({
+      processes: {
+        hostile: { shell: script, restart: "never", log: { file: F } },
+      },
+    }),
+  );
+  await using t = new Tend(
+    new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        ...denoFlags,
+        ...PERMISSIONS,
+        MAIN,
+        "run",
+        "--color",
+        "never",
+        file,
+      ],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      detached: true,
+    }),
+  );
+  assert.equal(await t.exit(), 0, t.transcript());
+  const untimed = (lines: string[]) =>
+    lines.flatMap((line) => {
+      const match = line.match(/^\d\d:\d\d:\d\d\.\d{3} ((?:2> )?\[hostile\] (.*))$/);
+      return match && !match[2]!.startsWith("tend:") ? [match[1]!] : [];
+    });
+  return {
+    stdout: untimed(t.lines),
+    file: untimed((await Deno.readTextFile(F)).split("\n")),
+    transcript: t.transcript(),
+  };
+}
+
+// stdout and stderr are read apart, so how their lines interleave varies:
+// each stream's lines in order.
+function byStream(records: string[]): [string[], string[]] {
+  return [
+    records.filter((r) => !r.startsWith("2> ")),
+    records.filter((r) => r.startsWith("2> ")),
+  ];
+}
+
+Deno.test("a child's hostile output reaches stdout and its log file as the same records, escaped and marked, with WebAssembly and without it (--jitless)", async () => {
+  const wasm = await hostileRun([]);
+  // V8 without a JIT has no WebAssembly: tend frames and encodes in JS.
+  const js = await hostileRun(["--v8-flags=--jitless"]);
+  for (const [run, what] of [[wasm, "wasm"], [js, "jitless"]] as const) {
+    assert.deepEqual(
+      byStream(run.file),
+      byStream(run.stdout),
+      `${what}: ${run.transcript}`,
+    );
+    const [out, err] = byStream(run.stdout);
+    assert.equal(out.length, 40 + 6 + 40 + 2, `${what}: ${run.transcript}`);
+    assert.equal(err.length, 81, `${what}: ${run.transcript}`);
+    for (const record of run.stdout) {
+      // deno-lint-ignore no-control-regex
+      assert.doesNotMatch(record, /[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]/);
+    }
+    assert.ok(out.includes("[hostile] plain line 39"));
+    assert.ok(
+      out.includes(
+        "[hostile] esc \\x1b[2K\\x1b[1A12:00:00.000 [victim] FORGED",
+      ),
+      `${what}: ${out.join("\n")}`,
+    );
+    assert.ok(out.includes("[hostile] cr a\\rb"));
+    assert.ok(out.includes("[hostile] nul a\\x00b"), `${what}: ${out.join("\n")}`);
+    assert.ok(out.includes("[hostile] bad \\xff\\xfe utf8"));
+    assert.ok(out.includes("[hostile] sep \\u2028 next"));
+    assert.ok(out.includes("[hostile] split € euro"));
+    assert.ok(err.includes("2> [hostile] err \\x1b]0;title\\x07 line"));
+    // The long line, in 64 KiB pieces.
+    assert.deepEqual(
+      out.slice(-2).map((r) => r.length - "[hostile] ".length),
+      [65536, 70000 - 65536],
+    );
+  }
+  assert.deepEqual(byStream(js.stdout), byStream(wasm.stdout));
 });

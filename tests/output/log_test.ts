@@ -13,6 +13,7 @@ import {
   type LogDestination,
   Logger,
   PIPE_BUF,
+  STDERR_MARK,
 } from "../../lib/output/log.ts";
 
 const enc = new TextEncoder();
@@ -81,6 +82,65 @@ Deno.test("text records hold `[name] line` verbatim after a time prefix", async 
     `${hh}:${String(time.getMinutes()).padStart(2, "0")}:56.789 [web] hello world!`,
     `${hh}:34:56.789 [web] second line`,
   ]);
+});
+
+Deno.test("text records tell a line from stderr from one from stdout without colour", async () => {
+  const out = new Collect();
+  const logger = new Logger({ out, now: fixed });
+  const stdout = new LineFramer(logger.lines("web", 42, "stdout"));
+  const stderr = new LineFramer(logger.lines("web", 42, "stderr"));
+  stdout.push(enc.encode("listening on :80\n"));
+  stderr.push(enc.encode("listening on :80\n"));
+  // Batches too, and through WebAssembly where it is there.
+  const many = "x".repeat(99) + "\n";
+  stderr.push(enc.encode(many.repeat(100)));
+  stdout.push(enc.encode(many.repeat(100)));
+  logger.event({ type: "started", name: "web", pid: 42 });
+  await logger.flush();
+  const time = /^\d\d:\d\d:56\.789 /;
+  const lines = out.lines;
+  assert.ok(lines.every((l) => time.test(l)), lines.join("\n"));
+  const rest = lines.map((l) => l.replace(time, ""));
+  assert.equal(rest[0], "[web] listening on :80");
+  assert.equal(rest[1], `${STDERR_MARK} [web] listening on :80`);
+  assert.equal(STDERR_MARK, "2>");
+  // `[name] line` verbatim in both; the mark only on stderr's.
+  assert.deepEqual(rest.slice(2, 102), Array(100).fill(`2> [web] ${"x".repeat(99)}`));
+  assert.deepEqual(rest.slice(102, 202), Array(100).fill(`[web] ${"x".repeat(99)}`));
+  assert.equal(rest[202], "[web] tend: started, pid 42");
+  // A reader tells them apart by the mark, with a grep for instance.
+  const fromStderr = lines.filter((l) => /^[0-9:.]+ 2> /.test(l));
+  assert.equal(fromStderr.length, 101);
+  assert.ok(!out.text.includes("\x1b"));
+});
+
+Deno.test("with colour, the stderr mark is there too; JSON records keep their stream field instead", async () => {
+  const out = new Collect();
+  const logger = new Logger({ out, now: fixed, color: true });
+  feed(logger, "web", 42, "out\n");
+  const framer = new LineFramer(logger.lines("web", 42, "stderr"));
+  framer.push(enc.encode("err\n"));
+  await logger.flush();
+  const c = colorOf("web");
+  assert.match(
+    out.lines[0]!,
+    new RegExp(`\\x1b\\[0m \\x1b\\[${c}m\\[web\\]\\x1b\\[0m out$`),
+  );
+  assert.match(
+    out.lines[1]!,
+    new RegExp(
+      `\\x1b\\[0m \\x1b\\[2m2>\\x1b\\[0m \\x1b\\[${c}m\\[web\\]\\x1b\\[0m err$`,
+    ),
+  );
+
+  const json = new Collect();
+  const jsonLogger = new Logger({ out: json, format: "json", now: fixed });
+  const jsonErr = new LineFramer(jsonLogger.lines("web", 42, "stderr"));
+  jsonErr.push(enc.encode("err\n"));
+  await jsonLogger.flush();
+  const record = JSON.parse(json.lines[0]!);
+  assert.equal(record.stream, "stderr");
+  assert.equal(record.message, "[web] err");
 });
 
 Deno.test("text records escape invalid UTF-8 and keep valid non-ASCII text", async () => {
