@@ -5,7 +5,7 @@
  * @module
  */
 
-import { basename } from "node:path";
+import { basename } from "../core/path.ts";
 import { DEFAULT_TIMING, toProcessName } from "../core/spec.ts";
 import {
   type Config,

@@ -21,8 +21,8 @@
  * @module
  */
 
-import { dirname, isAbsolute, join, normalize, sep } from "node:path";
-import { isSeq } from "yaml";
+import { dirname, isAbsolute, join, normalize, sep } from "../core/path.ts";
+import { isSeq } from "./yaml_package.ts";
 import { type ProcessSpec, setOwn } from "../core/spec.ts";
 import { parseDotenv } from "./dotenv.ts";
 import { expandStrings, type Lookup, substitute } from "./expand.ts";
