@@ -5,7 +5,8 @@
  *
  * - a second stop request kills every group at once, but a repeat of the
  *   same signal within 50 ms is the same keypress (`deno task` delivers
- *   one Ctrl-C twice);
+ *   one Ctrl-C twice); it also tells whoever waits on tend's way out to
+ *   stop waiting ({@linkcode Supervisor.insisted});
  * - reloads are serialised and coalesced: a request during a reload gets
  *   the outcome of one more reload that starts after it;
  * - when every process has finished for good, tend exits with the status
@@ -32,9 +33,11 @@ import type {
 import { planReload } from "./core/reload.ts";
 import type { SignalName } from "./core/signals.ts";
 import type { Config } from "./config/load.ts";
-import { Health, type HealthStatus, needsNotifySocket, teeLines } from "./health.ts";
-import { framedOutput } from "./output/framer.ts";
+import { Health, type HealthStatus, needsNotifySocket } from "./health.ts";
+import { LogFiles, type LogFileSystem } from "./output/files.ts";
+import { framedOutput, teeLines } from "./output/framer.ts";
 import type { Logger } from "./output/log.ts";
+import { OutputRing } from "./output/ring.ts";
 
 /** A spawner that can also tell when its children's output has been read. */
 export interface OutputSpawner extends Spawner {
@@ -43,6 +46,12 @@ export interface OutputSpawner extends Spawner {
    * `ms` milliseconds, whichever comes first.
    */
   idle(ms: number): Promise<void>;
+  /**
+   * tend is on its way out: the output left in the pipes of children that
+   * have exited is read without waiting for the log, so that their exits
+   * are reported at once, each after its last output.
+   */
+  leaving(): void;
 }
 
 /**
@@ -125,6 +134,16 @@ export interface SupervisorOptions {
    * output to be read. @default 2000
    */
   outputWait?: number;
+  /**
+   * Where each process's recent output is kept, for `tend logs`; `null`
+   * keeps none (a benchmark's baseline). @default a new OutputRing
+   */
+  ring?: OutputRing | null;
+  /**
+   * Where the processes' log files (`log:`) are written (`os/log_files.ts`
+   * has the real one); `null` writes none. @default null
+   */
+  logFiles?: LogFileSystem | null;
 }
 
 /** What {@linkcode Supervisor.interrupt} did with a stop request. */
@@ -153,6 +172,15 @@ export class Supervisor {
   readonly events: EventBus = new EventBus();
   /** Settles with tend's exit status once tend is done. */
   readonly exit: Promise<number>;
+  /**
+   * Settles when a stop is requested again while tend is stopping (a
+   * second SIGTERM, not the same keypress): whatever tend still waits for
+   * on its way out (its children's last output, a slow stdout), it should
+   * stop waiting and exit once its children are gone.
+   */
+  readonly insisted: Promise<void>;
+  /** Each process's recent output (empty when built with `ring: null`). */
+  readonly ring: OutputRing;
 
   #config: Config;
   #load: (() => Promise<LoadResult>) | null;
@@ -162,14 +190,17 @@ export class Supervisor {
   #signalNumber: (signal: SignalName) => number;
   #outputWait: number;
   #finish!: (code: number) => void;
+  #insist!: () => void;
   #stopping: Promise<void> | null = null;
   #firstStop: { signal: string; at: number } | null = null;
   #health: Health;
+  #files: LogFiles | null = null;
   // Children's NOTIFY_SOCKETs, made when a process first needs one.
   #sockets: ChildNotifySockets | null | undefined;
   #reloading: Promise<ReloadReport> | null = null;
   #nextReload: Promise<ReloadReport> | null = null;
   #phaseListeners: ((phase: SupervisorPhase) => void)[] = [];
+  #reloadListeners: ((report: ReloadReport) => void)[] = [];
 
   /** Builds a supervisor with its processes added but not started. */
   constructor(options: SupervisorOptions) {
@@ -181,6 +212,7 @@ export class Supervisor {
     this.#signalNumber = options.signalNumber;
     this.#outputWait = options.outputWait ?? 2000;
     this.exit = new Promise((resolve) => this.#finish = resolve);
+    this.insisted = new Promise((resolve) => this.#insist = resolve);
     const log = this.#log;
     this.#health = new Health({
       prober: options.prober,
@@ -193,7 +225,17 @@ export class Supervisor {
       },
       specOf: (name) => this.monitor.specOf(name),
     });
+    const ring = options.ring === undefined ? new OutputRing() : options.ring;
+    this.ring = ring ?? new OutputRing();
     this.events.on((event) => log.event(event));
+    if (options.logFiles) {
+      const files = this.#files = new LogFiles({
+        fs: options.logFiles,
+        onNotice: (message) => log.log("warn", message),
+      });
+      files.configure(this.#config.processes, () => false);
+      this.events.on((event) => files.event(event));
+    }
     this.events.on((event) => this.#health.event(event));
     this.events.on((event) => {
       if (event.type === "not-restarting") queueMicrotask(() => this.#checkAllDone());
@@ -204,11 +246,19 @@ export class Supervisor {
       timing: this.#config.timing,
       sink: {
         event: (event: MonitorEvent) => this.events.emit(event),
-        // A log probe sees the lines too, borrowed: no copy of the output.
+        // The ring sees every line first, then the log, then the log file,
+        // then a log probe (borrowed bytes, no copy); only the log's
+        // back-pressure paces the child (a log file drops instead).
         output: (name, pid, stream) =>
           framedOutput(
             teeLines(
-              log.lines(name, pid, stream),
+              teeLines(
+                ring === null ? log.lines(name, pid, stream) : teeLines(
+                  ring.lines(name, pid, stream),
+                  log.lines(name, pid, stream),
+                ),
+                this.#files?.lines(name, pid, stream) ?? null,
+              ),
               this.#health.lines(name, pid, stream),
             ),
             () => log.backpressure(),
@@ -223,6 +273,28 @@ export class Supervisor {
   /** The config in force: the first one, or the last that reloaded cleanly. */
   get config(): Config {
     return this.#config;
+  }
+
+  /** Whether there is a file to reload (not so for `tend run -- CMD`). */
+  get canReload(): boolean {
+    return this.#load !== null;
+  }
+
+  /** The monitor clock's time now, in milliseconds (what status times count in). */
+  now(): number {
+    return this.#clock.now();
+  }
+
+  /**
+   * Calls `listener` with the report of each reload that applied a file
+   * (SIGHUP or `tend reload`; not one that found problems); returns a
+   * function that stops.
+   */
+  onReload(listener: (report: ReloadReport) => void): () => void {
+    this.#reloadListeners = [...this.#reloadListeners, listener];
+    return () => {
+      this.#reloadListeners = this.#reloadListeners.filter((l) => l !== listener);
+    };
   }
 
   /** Whether a stop was requested (by a signal, or because all was done). */
@@ -243,13 +315,25 @@ export class Supervisor {
   shutdown(code = 0): Promise<void> {
     return this.#stopping ??= (async () => {
       this.#phase({ type: "stopping", code });
+      // Exits are reported right after their output, however slow the log.
+      this.#spawner.leaving();
       await this.monitor.stopService();
       this.#health.close();
       this.#sockets?.close();
-      await this.#spawner.idle(this.#outputWait);
+      await Promise.race([this.#spawner.idle(this.#outputWait), this.insisted]);
       this.#log.log("info", "every process has stopped");
       this.#finish(code);
     })();
+  }
+
+  /**
+   * A stop asked for by a command (`tend shutdown`): logged with who
+   * asked, then {@linkcode shutdown} with status 0. Asking again while
+   * stopping changes nothing (unlike a second SIGTERM, which kills).
+   */
+  requestShutdown(source: string): Promise<void> {
+    if (!this.stopping) this.#log.log("info", `${source}: stopping every process`);
+    return this.shutdown(0);
   }
 
   /** Sends SIGKILL to every process group that is left, now. */
@@ -277,6 +361,7 @@ export class Supervisor {
     if (first?.signal === signal && now - first.at < SAME_KEYPRESS_MS) return "repeat";
     this.#log.log("warn", `${signal} again: sending SIGKILL to every process group`);
     this.kill();
+    this.#insist();
     return "killing";
   }
 
@@ -312,9 +397,13 @@ export class Supervisor {
     };
   }
 
-  /** A snapshot of every process's state. */
+  /**
+   * A snapshot of every process's state, with each running child's last
+   * probe result in `probe` (the monitor knows only the verdicts: a
+   * process STARTING because its probe fails says why only here).
+   */
   status(): ProcessStatus[] {
-    return this.monitor.status();
+    return this.monitor.status().map((s) => this.#withProbe(s));
   }
 
   /**
@@ -325,7 +414,7 @@ export class Supervisor {
   processStatus(name: string): ProcessStatus {
     const status = this.monitor.status().find((s) => s.name === name);
     if (status === undefined) throw new UnknownProcessError(name);
-    return status;
+    return this.#withProbe(status);
   }
 
   /** What the probes of a process found, or `null` when it has none. */
@@ -412,9 +501,18 @@ export class Supervisor {
     });
   }
 
+  /**
+   * Writes what is left to the log files and closes them, once tend's
+   * children are gone; resolves when done (a file that fails is tried once
+   * more first, as tend's own log is).
+   */
+  closeLogFiles(): Promise<void> {
+    return this.#files?.close() ?? Promise.resolve();
+  }
+
   /** Logs one status record per process (supervisorctl's `status`, as a signal). */
   reportStatus(): void {
-    this.#log.status(this.monitor.status(), this.#clock.now());
+    this.#log.status(this.status(), this.#clock.now());
   }
 
   /**
@@ -426,6 +524,7 @@ export class Supervisor {
     const text = error instanceof Error ? error.stack ?? error.message : String(error);
     this.#log.log("error", `internal failure: ${text}`);
     this.#health.close();
+    this.#spawner.leaving();
     void this.monitor.stopService();
     this.kill();
     this.#finish(1);
@@ -484,6 +583,17 @@ export class Supervisor {
     };
   }
 
+  // The status with the latest result of either probe of its current
+  // child, as `CHECK: RESULT` (`tcp 127.0.0.1:5432: Connection refused`);
+  // the monitor's own (the last verdict's) when there is none yet.
+  #withProbe(s: ProcessStatus): ProcessStatus {
+    const health = s.pid === null ? null : this.#health.status(s.name);
+    const last = health?.pid === s.pid ? health.last : null;
+    if (!health || !last) return s;
+    const probe = last.role === "ready" ? health.ready : health.alive;
+    return { ...s, probe: probe ? `${probe.check}: ${last.message}` : last.message };
+  }
+
   // The names, once each is known to be a process's.
   #known(names: readonly string[]): readonly string[] {
     const known = new Set(this.monitor.status().map((s) => s.name));
@@ -528,10 +638,18 @@ export class Supervisor {
     const next = result.config;
     this.#config = next;
     this.monitor.setTiming(next.timing);
+    // Before the processes change, so that the records of what the reload
+    // does to them (a start, a stop) are in their new files; a removed
+    // process that runs keeps its file until it exits.
+    const running = new Set(
+      this.monitor.status().filter((s) => s.pid !== null).map((s) => s.name),
+    );
+    this.#files?.configure(next.processes, (name) => running.has(name));
     const plan = planReload(this.monitor.processes, next.processes);
     for (const name of plan.removed) {
       this.monitor.removeProcess(name);
       this.#health.forget(name);
+      this.ring.forget(name);
     }
     for (const [name, spec] of plan.added) this.monitor.addProcess(name, spec);
     for (const [name, spec] of plan.changed) this.monitor.updateProcess(name, spec);
@@ -547,6 +665,14 @@ export class Supervisor {
       `reloaded ${file}: ${report.added.length} added, ${report.removed.length} ` +
         `removed, ${report.changed.length} changed, ${report.unchanged.length} unchanged`,
     );
+    for (const listener of this.#reloadListeners) {
+      try {
+        listener(report);
+      } catch (error) {
+        // A listener's failure (a follower's stream, say) is not the reload's.
+        this.#log.log("error", `after the reload: ${String(error)}`);
+      }
+    }
     // The reload may have removed the last process that could still run.
     this.#checkAllDone();
     return report;

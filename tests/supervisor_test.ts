@@ -107,6 +107,36 @@ Deno.test("interrupt(): the same signal again within 50 ms is the same keypress,
   assert.deepEqual(reactor.last.signals, ["SIGTERM", "SIGKILL"]);
 });
 
+Deno.test("a stop tells the spawner tend is leaving, and a stop request during it settles insisted", async () => {
+  const { reactor, supervisor } = setUp({ a: { argv: ["a"] } });
+  supervisor.start();
+  reactor.last.ignoreTerm = true;
+  assert.equal(reactor.left, false);
+  assert.equal(supervisor.interrupt("SIGTERM"), "stopping");
+  assert.equal(reactor.left, true, "exits are reported after their output, at once");
+  assert.equal(await settled(reactor, supervisor.insisted), "pending");
+  await reactor.advance(0.049);
+  assert.equal(supervisor.interrupt("SIGTERM"), "repeat");
+  assert.equal(
+    await settled(reactor, supervisor.insisted),
+    "pending",
+    "the same keypress",
+  );
+  assert.equal(supervisor.interrupt("SIGINT"), "killing");
+  assert.equal(await settled(reactor, supervisor.insisted), undefined);
+  assert.equal(await settled(reactor, supervisor.exit), 0);
+});
+
+Deno.test("a stop request after everything finished settles insisted too", async () => {
+  const { reactor, supervisor } = setUp({ a: { argv: ["a"], restart: "never" } });
+  supervisor.start();
+  reactor.last.processEnded({ code: 0, signal: null });
+  assert.equal(await settled(reactor, supervisor.exit), 0);
+  // tend waits for its stdout on its way out; SIGTERM ends that wait.
+  assert.equal(supervisor.interrupt("SIGTERM"), "killing");
+  assert.equal(await settled(reactor, supervisor.insisted), undefined);
+});
+
 Deno.test("shutdown() twice is one stop, and exit settles once every child is gone", async () => {
   const { reactor, supervisor } = setUp({ a: { argv: ["a"] } });
   supervisor.start();
@@ -407,4 +437,28 @@ Deno.test("a failing liveness probe restarts the process, with the reason in the
     (await records()).join("\n"),
     /\[api\] tend: liveness probe failed: .*HTTP 500/,
   );
+});
+
+Deno.test("status and SIGUSR2's records carry each running child's last probe result, not only the last verdict", async () => {
+  const { reactor, supervisor, records, prober } = setUp({
+    db: {
+      argv: ["db"],
+      ready: { check: { kind: "tcp", host: "127.0.0.1", port: 5432 }, period: 1 },
+    },
+  });
+  prober.fallback = { ok: false, message: "Connection refused" };
+  supervisor.start();
+  await reactor.advance(0);
+  const db = supervisor.processStatus("db");
+  assert.deepEqual([db.state, db.ready, db.probe], [
+    "STARTING",
+    false,
+    "tcp 127.0.0.1:5432: Connection refused",
+  ]);
+  supervisor.reportStatus();
+  assert.match(
+    (await records()).at(-1)!,
+    /^\[db\] tend: STARTING, pid \d+, up 0ms, 0 restarts, probe: tcp 127\.0\.0\.1:5432: Connection refused$/,
+  );
+  assert.deepEqual(supervisor.status().map((s) => s.probe), [db.probe]);
 });

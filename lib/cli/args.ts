@@ -59,6 +59,7 @@ export const RUN_OPTIONS = {
   "log-format": { type: "string" },
   "color": { type: "string" },
   "subreaper": { type: "boolean" },
+  "socket": { type: "string" },
   ...HELP_OPTION,
 } as const;
 
@@ -70,6 +71,8 @@ export interface RunFlags extends Overrides {
   color: "auto" | "always" | "never";
   /** `--subreaper`: reap orphans as a child subreaper (see `system.ts`). */
   subreaper: boolean;
+  /** The control socket (`--socket PATH`). */
+  socket?: string;
 }
 
 const FLAG_TIMING: Readonly<Record<string, keyof Timing>> = {
@@ -109,12 +112,14 @@ export function runFlags(
   if (color !== "auto" && color !== "always" && color !== "never") {
     throw new UsageError(`--color must be auto, always or never, not "${color}"`);
   }
+  const socket = values["socket"];
   return {
     timing,
     restart: restart as RestartPolicy | undefined,
     format,
     color,
     subreaper: values["subreaper"] === true,
+    ...(typeof socket === "string" ? { socket } : {}),
   };
 }
 

@@ -12,7 +12,22 @@ import { checkRuntime, formatProblem, loadConfig } from "../config/load.ts";
 import { configFile, HELP_OPTION, parse, UsageError } from "./args.ts";
 import { write } from "./console.ts";
 import { EXIT } from "./exit_codes.ts";
-import { HELP } from "./help.ts";
+
+/** The text of `tend check --help`. */
+export const CHECK_HELP = `Usage: tend check [CONFIG]
+
+Validates CONFIG (default ./procs.yaml) and lists each process with its
+settings resolved: defaults, \${VAR}s, the copies replicas makes, log
+files. Every problem is reported at once, as FILE:LINE:COL: key: what is
+wrong. What would fail only when a process starts (a program not on
+PATH, a cwd that does not exist) is a warning on stderr, and the file is
+still valid.
+
+  -h, --help   this help
+
+Exit status: 0 valid (with warnings or not); 78 invalid; 64 bad usage;
+74 the listing could not be written (141: its reader had gone).
+`;
 
 /**
  * Runs `tend check` and resolves with its exit status.
@@ -23,7 +38,7 @@ import { HELP } from "./help.ts";
 export async function check(args: string[]): Promise<number> {
   const { positionals, values } = parse(args, HELP_OPTION);
   if (values.help) {
-    write(Deno.stdout, HELP);
+    write(Deno.stdout, CHECK_HELP);
     return EXIT.OK;
   }
   if (positionals.length > 1) throw new UsageError("check takes one config file");

@@ -9,41 +9,32 @@ import denoJson from "../../deno.json" with { type: "json" };
 /** tend's version, from deno.json. */
 export const VERSION: string = denoJson.version;
 
-/** The text of `tend --help`. */
+/** The longest line any help text may have: a terminal's classic width. */
+export const HELP_WIDTH = 80;
+
+/** The text of `tend --help`: every command in a line; each has its own help. */
 export const HELP =
   `tend ${VERSION}: keeps a set of named commands running (procmon for Deno)
 
 Usage:
-  tend run [CONFIG]                  run CONFIG (default ./procs.yaml) in the foreground
-  tend run [FLAGS] -- CMD [ARG...]   run one command, named after CMD's basename
-  tend check [CONFIG]                validate CONFIG and list each process's settings
-  tend schema                        print the config file's JSON Schema
-  tend --help | --version
+  tend run [CONFIG]                 run CONFIG (default ./procs.yaml)
+  tend run [FLAGS] -- CMD [ARG...]  run one command, named after CMD
+  tend check [CONFIG]               validate CONFIG, list each process
+  tend schema                       print the config file's JSON Schema
+  tend --help | --version           also -h, -V and -v
 
-Flags for run (they override the file):
-  --threshold S            a run at least this long counts as healthy (default 1s)
-  --kill-time S            grace between the stop signal and SIGKILL (default 5s)
-  --min-restart-delay S    first back-off delay (default 1s)
-  --max-restart-delay S    largest back-off delay (default 1h)
-  --restart POLICY         always | on-failure | never, for every process
-  --log-format FORMAT      text (default) | json
-  --color WHEN             auto (default: only on a terminal, never with NO_COLOR) | always | never
-  --subreaper              reap orphaned processes as PID 1 does (needs --allow-ffi)
+Controlling a running tend (through its control socket):
+  tend status [NAME...]             state, readiness, pid, uptime, restarts
+  tend start NAME...                start now (releases a hold, revives FATAL)
+  tend stop NAME...                 stop, and keep stopped until started
+  tend restart NAME...              stop, then start again
+  tend signal SIGNAL NAME...        send SIGNAL to each process's group
+  tend logs [NAME...] [-n N] [-f]   the last N lines (100), then follow
+  tend reload                       read CONFIG again, say what changed
+  tend shutdown                     stop everything, wait for tend to exit
+  "all" names every process. Each finds tend as run does: -c FILE
+  (default ./procs.yaml), --socket PATH, or TEND_SOCKET; --json: JSON.
 
-  S is a number of seconds (0.5) or a number with a unit: 500ms, 5s, 2m, 1h.
-
-Signals:
-  SIGTERM, SIGINT, SIGQUIT (and SIGPWR, SIGXCPU, SIGABRT, SIGBUS)
-                    stop every process gracefully, then exit 0; a second one kills them all at once
-  SIGHUP            reload CONFIG; an invalid file is reported and the running config kept
-  SIGUSR2           log each process's state, pid, uptime, restarts and last exit
-  SIGUSR1           nothing: tend makes sure Deno opens no debugger port on it (needs --allow-ffi)
-  SIGALRM, SIGIO, SIGXFSZ and other stray signals are logged and ignored
-
-Exit status:
-  0   stopped on request, every child gone
-  64  bad usage    78  invalid config    1  internal failure
-  When every process has finished for good (restart: never or on-failure): 0 if
-  each last exit was code 0, else the first failed process's status (its exit
-  code, 128+N if signal N killed it, 127 if it could not be started).
+tend COMMAND --help (or tend help COMMAND) shows a command's options;
+tend run --help also the signals tend answers and its exit statuses.
 `;

@@ -19,10 +19,12 @@ import { applyOverrides } from "../config/overrides.ts";
 import { systemClock } from "../os/clock.ts";
 import { DenoSpawner } from "../os/deno_spawner.ts";
 import { FfiSpawner, ffiSpawnerUnavailable } from "../os/ffi_spawner.ts";
+import { denoLogFiles } from "../os/log_files.ts";
 import { NotifySockets } from "../os/notify.ts";
 import { DenoProber } from "../os/probes.ts";
 import type { SpawnerBase } from "../os/spawner_base.ts";
 import { signalNumber } from "../os/signals.ts";
+import { isNonBlocking } from "../os/stdio.ts";
 import { Logger } from "../output/log.ts";
 import { type LoadResult, Supervisor } from "../supervisor.ts";
 import {
@@ -35,13 +37,65 @@ import {
 } from "./args.ts";
 import { write } from "./console.ts";
 import { EXIT } from "./exit_codes.ts";
-import { HELP, VERSION } from "./help.ts";
+import { VERSION } from "./help.ts";
+import { claimControl, type ControlPlane } from "./serve.ts";
 import { guardSignals, handleSignals } from "./signals.ts";
 import { startSystem } from "./system.ts";
 
 // How long tend, on its way out, waits for its children's last output to be
-// read (a slow log holds it back, or members of a group hold the pipes).
+// read (members of a group may hold the pipes), and then for its log to be
+// written (a slow or stalled stdout holds it back).
 const OUTPUT_WAIT_MS = 2000;
+
+// How long the log still gets once the children are gone, when a second
+// stop request came during the stop: plenty for a working stdout to take
+// the last records, even on a busy machine.
+const LAST_WORDS_MS = 500;
+
+/** The text of `tend run --help`. */
+export const RUN_HELP = `Usage: tend run [FLAGS] [CONFIG]
+       tend run [FLAGS] -- CMD [ARG...]
+
+Runs CONFIG (default ./procs.yaml) in the foreground until it is stopped,
+or one command, named after CMD's basename (what twistd procmon CMD
+does). Every line the processes print is logged as [name] line, with
+tend's own records about them, on stdout (and in their log files).
+
+Flags (they override the file, on every reload too):
+  --threshold S          a run this long counts as healthy (default 1s)
+  --kill-time S          grace from the stop signal to SIGKILL (default 5s)
+  --min-restart-delay S  first back-off delay (default 1s)
+  --max-restart-delay S  largest back-off delay (default 1h)
+  --restart POLICY       always | on-failure | never, for every process
+  --log-format FORMAT    text (default) | json
+  --color WHEN           auto (default: on a terminal, unless NO_COLOR is
+                         set) | always | never
+  --subreaper            reap orphans as PID 1 does (needs --allow-ffi)
+  --socket PATH          the control socket (default: TEND_SOCKET, else
+                         the file's socket:, else
+                         \${XDG_RUNTIME_DIR:-/tmp}/tend-UID/HASH.sock)
+  -h, --help             this help
+
+  S is seconds (0.5) or a number with a unit: 500ms, 5s, 2m, 1h.
+
+Signals:
+  SIGTERM, SIGINT, SIGQUIT (and SIGPWR, SIGXCPU, SIGABRT, SIGBUS)
+           stop every process gracefully, then exit 0; a second one
+           kills them all at once
+  SIGHUP   reload CONFIG (an invalid file is reported, the old one kept)
+  SIGUSR2  log each process's state, readiness, pid, uptime, restarts
+  SIGUSR1  nothing: no debugger port opens on it (needs --allow-ffi)
+  SIGALRM, SIGIO, SIGXFSZ and other stray signals are logged and ignored
+
+Exit status:
+  0   stopped on request, every child gone
+  64  bad usage        78  invalid config (nothing was started)
+  75  another tend already runs this config (the same socket)
+  1   an internal failure, or the control socket cannot be used
+  When every process has finished for good (restart: never or
+  on-failure): 0 if each last exit was 0, else the first failed one's
+  status (its exit code, 128+N for signal N, 127 if it could not start).
+`;
 
 /**
  * Runs `tend run` and resolves with its exit status.
@@ -50,14 +104,15 @@ const OUTPUT_WAIT_MS = 2000;
  * @throws {UsageError} for bad arguments
  */
 export async function run(args: string[]): Promise<number> {
-  // First of all: until this runs, a SIGUSR1 ends tend (or, later, opens
-  // Deno's debugger port). No child has started yet.
+  // main.ts guards first thing; this is for run() called on its own (it is
+  // idempotent). Until it runs, a SIGUSR1 ends tend, or opens Deno's
+  // debugger port; no child has started yet.
   guardSignals();
   const dashes = args.indexOf("--");
   const flagArgs = dashes === -1 ? args : args.slice(0, dashes);
   const { positionals, values } = parse(flagArgs, RUN_OPTIONS);
   if (values.help) {
-    write(Deno.stdout, HELP);
+    write(Deno.stdout, RUN_HELP);
     return EXIT.OK;
   }
   const flags = runFlags(values);
@@ -85,11 +140,26 @@ export async function run(args: string[]): Promise<number> {
   }
   const problem = applyOverrides(config, flags);
   if (problem !== null) throw new UsageError(problem);
-  return await supervise(
+  // The instance lock comes before anything starts: a second tend of the
+  // same instance exits here (75), having started nothing.
+  const argv = dashes === -1 ? null : args.slice(dashes + 1);
+  const control = await claimControl({
+    socket: flags.socket,
     config,
-    source === null ? null : reloader(source, flags),
-    flags,
-  );
+    file: source?.file ?? null,
+    argv,
+  });
+  if (typeof control === "number") return control;
+  try {
+    return await supervise(
+      config,
+      source === null ? null : reloader(source, flags),
+      flags,
+      control,
+    );
+  } finally {
+    control.release();
+  }
 }
 
 /**
@@ -142,12 +212,18 @@ async function supervise(
   config: Config,
   load: (() => Promise<LoadResult>) | null,
   flags: RunFlags,
+  control: ControlPlane,
 ): Promise<number> {
   const log = new Logger({
     out: Deno.stdout,
     format: flags.format,
     color: flags.color === "always" ||
       (flags.color === "auto" && Deno.stdout.isTerminal() && !Deno.env.get("NO_COLOR")),
+    // A parent may have made stdout (a pipe, a terminal) non-blocking; only
+    // atomic writes survive that whole (see LoggerOptions), until stdout is
+    // known to block (below).
+    atomicWrites: true,
+    onNotice: note,
   });
   const spawner = makeSpawner(log);
   const supervisor = new Supervisor({
@@ -166,6 +242,7 @@ async function supervise(
     log,
     signalNumber,
     outputWait: OUTPUT_WAIT_MS,
+    logFiles: denoLogFiles,
   });
   const stopListening = handleSignals(supervisor, log);
 
@@ -179,20 +256,80 @@ async function supervise(
   globalThis.addEventListener("unhandledrejection", onFatal);
 
   const count = Object.keys(config.processes).length;
+  // A text record of tend's own starts with "tend" already; a JSON one has
+  // only its message to say who speaks.
   log.log(
     "info",
-    `tend ${VERSION}: starting ${count} process${
+    `${log.format === "json" ? "tend " : ""}${VERSION}: starting ${count} process${
       count === 1 ? "" : "es"
     } from ${config.file} (pid ${Deno.pid})`,
   );
   // Reaping (PID 1, --subreaper) and sd_notify; before the first spawn.
   const system = startSystem(supervisor, log, { subreaper: flags.subreaper });
+  let insisted = false;
+  void supervisor.insisted.then(() => insisted = true);
+  control.attach(supervisor, log);
   supervisor.start();
+  // Atomic writes cost a pipe or a file most of its speed. Once stdout is
+  // known to block, as nearly always, big writes are exact: ask (after the
+  // start, which this must not delay).
+  void isNonBlocking(1).then((nonBlocking) => {
+    if (nonBlocking === false) log.atomicWrites = false;
+  });
 
   const code = await supervisor.exit;
+  // Orphans left (as PID 1 or a subreaper) are stopped now, like a group.
   await system.stop();
+  // The children are gone. Their last output and tend's last records get
+  // a deadline to be written, and a further stop request ends the wait at
+  // once: a stdout that is not read (`| sleep`, a stopped pager) must not
+  // hold tend, and nothing but exiting ends a write stuck in the kernel
+  // (main.ts exits with Deno.exit, which does).
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const outcome = await Promise.race([
+    (async () => {
+      await spawner.idle(OUTPUT_WAIT_MS);
+      // The log files within the same deadline, and then what closing
+      // them had to say (a file that failed to the end) in tend's log.
+      await Promise.all([log.flush(), supervisor.closeLogFiles()]);
+      await log.flush();
+      return "written" as const;
+    })(),
+    new Promise<"late">((resolve) =>
+      timer = setTimeout(
+        () => resolve("late"),
+        insisted ? LAST_WORDS_MS : OUTPUT_WAIT_MS,
+      )
+    ),
+    // Asked again before this wait: the last records still get LAST_WORDS_MS.
+    ...insisted ? [] : [supervisor.insisted.then(() => "insisted" as const)],
+  ]);
+  clearTimeout(timer);
   stopListening();
-  await spawner.idle(OUTPUT_WAIT_MS);
-  await log.flush();
+  await control.close();
+  const left = log.unwritten;
+  if (outcome !== "written" && left > 0) {
+    const why = outcome === "insisted" || insisted
+      ? "asked to stop again"
+      : `stdout did not take the log within ${OUTPUT_WAIT_MS / 1000}s`;
+    // stderr may be stuck too (`2>&1`): the note gets a moment, no more.
+    await Promise.race([
+      note(`${why}: exiting with ${left} bytes of the log unwritten`),
+      new Promise((resolve) => setTimeout(resolve, 100)),
+    ]);
+  }
   return code;
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * Says something about tend's own output on stderr, `tend: MESSAGE`:
+ * asynchronously, and waited for only on the way out (briefly), never
+ * with writeSync or console.*: stderr may be the same stalled (or
+ * non-blocking) pipe as stdout, and a synchronous write to it would stop
+ * tend altogether.
+ */
+function note(message: string): Promise<unknown> {
+  return Deno.stderr.write(encoder.encode(`tend: ${message}\n`)).catch(() => {});
 }

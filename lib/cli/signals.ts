@@ -105,21 +105,24 @@ export function handleSignals(supervisor: Supervisor, log: Logger): () => void {
   // The fallback needs node:inspector; loaded only when it may be needed.
   if (!guard.guarded) void loadInspector();
   let fileSizeLogged = false;
+  // SIGXFSZ stays ignored for good, even once tend stops listening: on the
+  // way out, the runtime flushes what stdout holds, and a write past the
+  // limit then would still end tend with the signal.
+  onSignals([["SIGXFSZ", () => {
+    if (fileSizeLogged) return;
+    fileSizeLogged = true;
+    log.log(
+      "warn",
+      "SIGXFSZ: a file tend writes reached the file size limit (ulimit -f); " +
+        "tend carries on, and such writes fail",
+    );
+  }]]);
   return onSignals([
     ...STOP_SIGNALS.map((signal) =>
       [signal, () => void supervisor.interrupt(signal)] as const
     ),
     ["SIGHUP", () => void supervisor.reload("SIGHUP")],
     ["SIGUSR2", () => supervisor.reportStatus()],
-    ["SIGXFSZ", () => {
-      if (fileSizeLogged) return;
-      fileSizeLogged = true;
-      log.log(
-        "warn",
-        "SIGXFSZ: a file tend writes reached the file size limit (ulimit -f); " +
-          "tend carries on, and such writes fail",
-      );
-    }],
     ...IGNORED_SIGNALS.map((signal) =>
       [
         signal,

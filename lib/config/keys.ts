@@ -9,12 +9,16 @@
  */
 
 import { formatDuration } from "../core/duration.ts";
+import { formatSize } from "../core/size.ts";
 import { SIGNALS } from "../core/signals.ts";
-import type { ProcessSpec, ResolvedSpec, Timing } from "../core/spec.ts";
+import type { LogFileSpec, ProcessSpec, ResolvedSpec, Timing } from "../core/spec.ts";
 import { NAME_PATTERN, RESTART_POLICIES, TIMING_KEYS } from "../core/spec.ts";
+import { isMap } from "./yaml_package.ts";
 import { type Checker, type Entry } from "./yaml.ts";
 import { expandStrings, expandValues, type Substitute } from "./expand.ts";
 import {
+  type LogDraft,
+  MAX_BACKUPS,
   MAX_REPLICAS,
   readArgv,
   readBoolean,
@@ -25,10 +29,12 @@ import {
   readEnvFile,
   type Reader,
   readId,
+  readLog,
   readReplicas,
   readRestart,
   readShell,
   readSignal,
+  readTopLog,
   readUser,
 } from "./readers.ts";
 import {
@@ -142,6 +148,28 @@ export const SIGNAL_SCHEMA: JsonSchema = {
 
 const ID_SCHEMA: JsonSchema = { type: "integer", minimum: 0, maximum: MAX_ID };
 
+/** The schema of a size: bytes, or a string with a unit, as parseSize takes it. */
+export const SIZE_SCHEMA: JsonSchema = {
+  anyOf: [
+    { type: "integer", minimum: 0 },
+    { type: "string", pattern: "^\\+?\\d+(?:\\.\\d*)? ?(?:B|KB|MB|GB|KiB|MiB|GiB)?$" },
+  ],
+};
+
+// The rotation keys, shared by a process's log and the top-level one.
+const ROTATION_SCHEMA: Record<string, JsonSchema> = {
+  maxBytes: {
+    description: "rotate before a record would take the file past this size; 0: never",
+    ...SIZE_SCHEMA,
+  },
+  backups: {
+    description: "rotated copies kept, FILE.1 (the newest) to FILE.N",
+    type: "integer",
+    minimum: 0,
+    maximum: MAX_BACKUPS,
+  },
+};
+
 /** The four timing keys, valid at the top level and per process. */
 export const TIMING_ROWS: readonly KeyRow[] = TIMING_KEYS.map((key) => ({
   key,
@@ -169,6 +197,32 @@ export const TOP_ROWS: readonly KeyRow[] = [
       minProperties: 1,
       propertyNames: { pattern: NAME_PATTERN.source },
       additionalProperties: { $ref: "#/$defs/process" },
+    },
+  },
+  {
+    key: "socket",
+    aliases: ["sock", "controlsocket", "unixsocket"],
+    doc: "the control socket's path, relative to this file's folder",
+    read: readCwd,
+    schema: NON_EMPTY_TEXT,
+  },
+  {
+    key: "log",
+    aliases: ["logs", "logging", "logdir", "childlogdir"],
+    doc: "log files: every process writes DIR/NAME.log; maxBytes and backups " +
+      "for every file",
+    read: readTopLog,
+    schema: {
+      type: "object",
+      properties: {
+        dir: {
+          description: "the folder of every process's NAME.log, relative to this " +
+            "file's folder",
+          ...NON_EMPTY_TEXT,
+        },
+        ...ROTATION_SCHEMA,
+      },
+      additionalProperties: false,
     },
   },
 ];
@@ -206,6 +260,38 @@ const strings: Expander = (value, entry, c, sub) =>
   expandStrings(value as string | string[], entry, c, sub);
 const values: Expander = (value, entry, c, sub) =>
   expandValues(value as Record<string, string>, entry, c, sub);
+
+// `log`: `${VAR}` in its file, where the file writes it (`log: PATH`, or
+// its `file:` key); the sizes are numbers, and false is false.
+const logFile: Expander = (value, entry, c, sub) => {
+  const draft = value as LogDraft;
+  if (draft === false || draft.file === undefined) return draft;
+  const place = isMap(entry.value)
+    ? c.entries(entry.value, entry.path).find((field) => field.key === "file")
+    : undefined;
+  const file = place === undefined
+    ? sub(draft.file, entry.value, entry.at, entry.path)
+    : sub(draft.file, place.value, place.at, place.path);
+  return file === undefined ? undefined : { ...draft, file };
+};
+
+/**
+ * How `tend check` shows a log file: its path and rotation.
+ *
+ * @example
+ * ```ts
+ * import { describeLogFile } from "./keys.ts";
+ * describeLogFile({ file: "/var/log/web.log", maxBytes: 10_000_000, backups: 5 });
+ * // "/var/log/web.log (maxBytes 10MB, backups 5)"
+ * ```
+ */
+export function describeLogFile(log: LogFileSpec | null): string {
+  if (log === null) return "(none: tend's log only)";
+  const rotation = log.maxBytes === 0
+    ? "never rotated"
+    : `maxBytes ${formatSize(log.maxBytes)}, backups ${log.backups}`;
+  return `${log.file} (${rotation})`;
+}
 
 /** Keys of a process, in the order `tend check` lists them. */
 export const PROCESS_ROWS: readonly ProcessKeyRow[] = [
@@ -416,6 +502,37 @@ export const PROCESS_ROWS: readonly ProcessKeyRow[] = [
     },
     { label: "dependsOn", text: (spec) => describeDependencies(spec.dependsOn) },
   ),
+  {
+    key: "log",
+    aliases: ["logfile", "logging", "logs", "stdoutlogfile", "outfile"],
+    doc: "its log file: a path, or file, maxBytes and backups (over the top-level " +
+      "log's); false: none",
+    read: readLog,
+    schema: {
+      anyOf: [
+        { type: "string", minLength: 1 },
+        { const: false },
+        {
+          type: "object",
+          properties: {
+            file: {
+              description: "the file's path, relative to the config file's folder",
+              ...NON_EMPTY_TEXT,
+            },
+            ...ROTATION_SCHEMA,
+          },
+          additionalProperties: false,
+        },
+      ],
+    },
+    // The mutators resolve it (with the top-level log, against the config's
+    // folder) into what is applied here.
+    apply: (spec, value) => {
+      if (value !== null && typeof value === "object") spec.log = value as LogFileSpec;
+    },
+    expand: logFile,
+    show: { label: "log", text: (spec) => describeLogFile(spec.log) },
+  },
 ];
 
 function shellQuote(arg: string): string {

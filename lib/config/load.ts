@@ -36,10 +36,13 @@ import {
   readEnvFiles,
   replicate,
   resolveCwd,
+  resolveLog,
+  resolveTopLog,
   tendVariables,
+  type TopLog,
 } from "./mutators.ts";
 import { ConfigError, type Problem } from "./problems.ts";
-import type { ReadContext } from "./readers.ts";
+import type { LogDraft, ReadContext, TopLogDraft } from "./readers.ts";
 import { ReadGuard, ReadTimeout } from "./read_guard.ts";
 import { type FileKind, runtimeWarnings } from "./warnings.ts";
 import { suggest } from "./suggest.ts";
@@ -48,6 +51,7 @@ import { UserTable } from "./users.ts";
 import {
   checkCommand,
   checkDelays,
+  checkLogFiles,
   checkReplicaNames,
   checkReservedEnv,
   type Fields,
@@ -62,6 +66,7 @@ import {
   type Path,
   quote,
 } from "./yaml.ts";
+import { peekSocket } from "./peek.ts";
 
 export { ConfigError, formatProblem, type Problem } from "./problems.ts";
 export type { EnvFileText } from "./mutators.ts";
@@ -74,6 +79,8 @@ export interface Config {
   timing: Timing;
   /** The processes by name, in the order the file lists them. */
   processes: Record<string, ProcessSpec>;
+  /** The control socket's absolute path (`socket:`), when the file sets one. */
+  socket?: string;
   /**
    * Where each process's settings are written, by process name, for what
    * is said about them after loading (`tend check`'s warnings); absent
@@ -263,6 +270,27 @@ async function readEnvFile(path: string, open: FileOpener): Promise<EnvFileText>
   } catch {
     const { line, col, message } = invalidUtf8(path, bytes);
     return { problem: message, line, col };
+  }
+}
+
+/**
+ * The `socket:` key of a config file, read as leniently as
+ * {@linkcode peekSocket} (a client must find a running tend's socket while
+ * its file is being edited), but through the same bounded reader as
+ * {@linkcode loadConfig}: a FIFO, `/dev/zero` or a huge file gives `null`
+ * at once, never a hang or unbounded memory.
+ */
+export async function readSocketKey(
+  file: string,
+  open: FileOpener = nodeOpen,
+): Promise<string | null> {
+  try {
+    return peekSocket(
+      await readConfigText(file, open),
+      dirname(resolveFrom(Deno.cwd(), file)),
+    );
+  } catch {
+    return null; // unreadable: the socket is derived from the file's path
   }
 }
 
@@ -658,6 +686,10 @@ interface ReadDocument {
   drafts: ProcessDraft[];
   /** The `processes` entry, for checks across processes. */
   entry: Entry;
+  /** The control socket's absolute path, when the file sets one. */
+  socket?: string;
+  /** The top-level `log:`, as read, when the file has a valid one. */
+  log?: { entry: Entry; value: TopLogDraft };
 }
 
 /** A process as read, with the ids its user keys resolve to. */
@@ -677,8 +709,11 @@ function build(
   const processes: Record<string, ProcessSpec> = {};
   const offsets: Record<string, Record<string, { at: number; path: Path }>> = {};
   const copies = new Map<string, string[]>();
+  const topLog = read?.log === undefined
+    ? undefined
+    : resolveTopLog(c, read.log.entry, read.log.value, ctx.env, ctx.baseDir);
   for (const instance of instances) {
-    const built = buildProcess(c, instance, ctx);
+    const built = buildProcess(c, instance, { ...ctx, topLog });
     if (built === undefined) continue;
     setOwn(processes, instance.name, built.spec);
     setOwn(offsets, instance.name, built.places);
@@ -701,6 +736,19 @@ function build(
     checkDependencies(c, read.entry, byFileName);
   }
   expandReplicaDependencies(processes, copies);
+  checkLogFiles(
+    c,
+    instances.flatMap((instance) => {
+      const log = Object.hasOwn(processes, instance.name)
+        ? processes[instance.name]!.log
+        : undefined;
+      return log === undefined ? [] : [{
+        name: instance.name,
+        file: log.file,
+        entry: instance.draft.fields.get("log")?.entry ?? topLog?.entry,
+      }];
+    }),
+  );
   const problems = c.problems(file, lineCounter);
   if (problems.length > 0 || read === undefined) {
     return { error: new ConfigError(problems) };
@@ -716,14 +764,21 @@ function build(
     }
     setOwn(places, name, own);
   }
-  return { config: { file, timing: read.timing, processes, places } };
+  const config: Config = { file, timing: read.timing, processes, places };
+  if (read.socket !== undefined) config.socket = read.socket;
+  return { config };
 }
 
 // Steps 3 to 6 of the mutators for one process, then its spec.
 function buildProcess(
   c: Checker,
   instance: Instance,
-  ctx: { env: Lookup; envFiles: ReadonlyMap<string, EnvFileText>; baseDir: string },
+  ctx: {
+    env: Lookup;
+    envFiles: ReadonlyMap<string, EnvFileText>;
+    baseDir: string;
+    topLog: TopLog | undefined;
+  },
 ):
   | { spec: ProcessSpec; places: Record<string, { at: number; path: Path }> }
   | undefined {
@@ -740,6 +795,15 @@ function buildProcess(
   values.set(
     "env",
     composeEnv(fromFiles ?? {}, values.get("env") as Record<string, string>, tend),
+  );
+  const log = fields.get("log");
+  // A log that could not be read (or expanded) is reported already.
+  const ownLog = values.get("log") as LogDraft | undefined;
+  values.set(
+    "log",
+    log !== undefined && ownLog === undefined
+      ? undefined
+      : resolveLog(c, instance.name, log?.entry, ownLog, ctx.topLog, ctx.baseDir),
   );
   const spec: Partial<ProcessSpec> = {};
   for (const row of PROCESS_ROWS) {
@@ -827,10 +891,16 @@ function readTop(
     const value = top.get(key)?.value;
     if (typeof value === "number") timing[key] = value;
   }
+  const socket = top.get("socket")?.value;
+  const log = top.get("log");
   return {
     timing,
     drafts: readProcesses(c, processes.entry, top, ctx),
     entry: processes.entry,
+    ...(typeof socket === "string" ? { socket } : {}),
+    ...(log?.value !== undefined
+      ? { log: { entry: log.entry, value: log.value as TopLogDraft } }
+      : {}),
   };
 }
 

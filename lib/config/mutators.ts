@@ -12,7 +12,9 @@
  * 5. {@linkcode resolveCwd}: the folder made absolute, the config's folder
  *    by default;
  * 6. {@linkcode composeEnv}: envFile's variables, then `env`, then tend's
- *    own (`TEND_PROCESS`, `TEND_REPLICA`);
+ *    own (`TEND_PROCESS`, `TEND_REPLICA`); {@linkcode resolveLog}: the log
+ *    file, from the process's `log` over the top-level one
+ *    ({@linkcode resolveTopLog}), made absolute;
  * 7. {@linkcode expandReplicaDependencies}, on the built specs: a
  *    dependency on a replicated process is one on each of its copies.
  *
@@ -22,12 +24,23 @@
  */
 
 import { dirname, isAbsolute, join, normalize, sep } from "../core/path.ts";
-import { isSeq } from "./yaml_package.ts";
-import { type ProcessSpec, setOwn } from "../core/spec.ts";
+import { isMap, isSeq } from "./yaml_package.ts";
+import {
+  DEFAULT_LOG_ROTATION,
+  type LogFileSpec,
+  type ProcessSpec,
+  setOwn,
+} from "../core/spec.ts";
 import { parseDotenv } from "./dotenv.ts";
 import { expandStrings, type Lookup, substitute } from "./expand.ts";
 import { PROCESS_ROWS } from "./keys.ts";
-import { HOME_NOT_EXPANDED, isHome } from "./readers.ts";
+import {
+  HOME_NOT_EXPANDED,
+  isHome,
+  type LogDraft,
+  type RotationDraft,
+  type TopLogDraft,
+} from "./readers.ts";
 import type { Fields } from "./validators.ts";
 import { type Checker, type Entry, type Path, quote } from "./yaml.ts";
 
@@ -332,4 +345,83 @@ export function expandReplicaDependencies(
     }
     spec.dependsOn = dependsOn;
   }
+}
+
+/** The top-level `log:`, resolved: the folder made absolute, and where it is written. */
+export interface TopLog extends RotationDraft {
+  /** The folder of every process's `NAME.log`, absolute; absent when not given. */
+  dir?: string;
+  /** Where `log:` is written, for problems. */
+  entry: Entry;
+}
+
+/**
+ * The top-level `log:`: its `dir` `${VAR}`-expanded from tend's
+ * environment (there is no process to take variables from) and made
+ * absolute against `baseDir`.
+ *
+ * @returns the settings; `undefined` when `dir` is wrong (reported)
+ */
+export function resolveTopLog(
+  c: Checker,
+  entry: Entry,
+  draft: TopLogDraft,
+  env: Lookup,
+  baseDir: string,
+): TopLog | undefined {
+  const { dir, ...rotation } = draft;
+  if (dir === undefined) return { ...rotation, entry };
+  const place = pathEntry(c, entry, "dir");
+  const expanded = substitute(c, env)(dir, place.value, place.at, place.path);
+  if (expanded === undefined) return undefined;
+  const full = resolveCwd(c, place, expanded, baseDir);
+  return full === undefined ? undefined : { ...rotation, dir: full, entry };
+}
+
+/**
+ * Step 6 too: a process's log file. Its own `log` wins key by key over the
+ * top-level one: its `file` over the top's `dir` (which gives
+ * `DIR/NAME.log`), its `maxBytes` and `backups` over the top's, then
+ * {@linkcode DEFAULT_LOG_ROTATION}. `log: false` is no file whatever the
+ * top says; a process's `log` with rotation settings but no `file` needs
+ * the top's `dir`. The file is made absolute against `baseDir`.
+ *
+ * @param entry where the process's `log` is written, when it is
+ * @param own the process's `log`, expanded; absent when it has none
+ * @returns the file; `null` for none; `undefined` when it is wrong (reported)
+ */
+export function resolveLog(
+  c: Checker,
+  name: string,
+  entry: Entry | undefined,
+  own: LogDraft | undefined,
+  top: TopLog | undefined,
+  baseDir: string,
+): LogFileSpec | null | undefined {
+  if (own === false) return null;
+  if (own === undefined && top?.dir === undefined) return null;
+  const rotation = {
+    maxBytes: own?.maxBytes ?? top?.maxBytes ?? DEFAULT_LOG_ROTATION.maxBytes,
+    backups: own?.backups ?? top?.backups ?? DEFAULT_LOG_ROTATION.backups,
+  };
+  if (own?.file !== undefined && entry !== undefined) {
+    const file = resolveCwd(c, pathEntry(c, entry, "file"), own.file, baseDir);
+    return file === undefined ? undefined : { file, ...rotation };
+  }
+  if (top?.dir !== undefined) {
+    return { file: join(top.dir, `${name}.log`), ...rotation };
+  }
+  c.report(
+    entry!.at,
+    entry!.path,
+    "needs a file (or a top-level log: { dir: ... } that gives every process one)",
+  );
+  return undefined;
+}
+
+// The entry of a log mapping's path key, or the log entry itself when it
+// is written as a path (`log: web.log`).
+function pathEntry(c: Checker, entry: Entry, key: "file" | "dir"): Entry {
+  if (!isMap(entry.value)) return entry;
+  return c.entries(entry.value, entry.path).find((field) => field.key === key) ?? entry;
 }

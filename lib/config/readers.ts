@@ -7,6 +7,7 @@
 
 import { isMap, isScalar, isSeq, type Node } from "./yaml_package.ts";
 import { parseDuration } from "../core/duration.ts";
+import { parseSize } from "../core/size.ts";
 import { normalizeSignal, type SignalName, SIGNALS } from "../core/signals.ts";
 import { RESTART_POLICIES, type RestartPolicy, setOwn } from "../core/spec.ts";
 import { suggest } from "./suggest.ts";
@@ -331,4 +332,161 @@ export function readDuration(c: Checker, entry: Entry): number | undefined {
     );
     return undefined;
   }
+}
+
+/** A size in bytes: a number, or a string with a unit (`10MB`, `64KiB`). */
+export function readSize(c: Checker, entry: Entry): number | undefined {
+  const node = entry.value;
+  try {
+    // A mapping or list is passed as is, so parseSize rejects it as a TypeError.
+    return parseSize(isScalar(node) ? node.value : node);
+  } catch (error) {
+    c.report(
+      entry.at,
+      entry.path,
+      error instanceof Error ? error.message : String(error),
+    );
+    return undefined;
+  }
+}
+
+/**
+ * The most rotated copies a log file may keep: each rotation renames every
+ * one of them, and a typo (an extra zero or three) should be an error, not
+ * a rotation that makes a million system calls.
+ */
+export const MAX_BACKUPS = 1000;
+
+/** `backups`: how many rotated copies of a log file are kept, 0 to {@linkcode MAX_BACKUPS}. */
+export function readBackups(c: Checker, entry: Entry): number | undefined {
+  const value = isScalar(entry.value) ? entry.value.value : undefined;
+  if (typeof value === "number" && Number.isSafeInteger(value) && value >= 0) {
+    if (value <= MAX_BACKUPS) return value;
+    c.report(entry.at, entry.path, `must be at most ${MAX_BACKUPS}`);
+    return undefined;
+  }
+  c.report(entry.at, entry.path, "must be a whole number, 0 or more");
+  return undefined;
+}
+
+/** A log file's rotation, as written; each key optional. */
+export interface RotationDraft {
+  /** `maxBytes`, in bytes. */
+  maxBytes?: number;
+  /** `backups`. */
+  backups?: number;
+}
+
+/**
+ * A process's `log:` as written: a file and its rotation, each optional
+ * (the top-level `log:` fills in what is left out); `false` for no file
+ * even when the top level gives every process one. `log: PATH` is short
+ * for `log: { file: PATH }`. The path is as written: `${VAR}` expansion
+ * and making it absolute are the mutators'.
+ */
+export type LogDraft = false | (RotationDraft & { file?: string });
+
+/** The top-level `log:` as written: a folder for every process's file, and their rotation. */
+export type TopLogDraft = RotationDraft & { dir?: string };
+
+// Other tools' names for the log keys (supervisord, PM2, logrotate), squashed.
+const LOG_ALIASES: Readonly<Record<string, string>> = {
+  path: "file",
+  filename: "file",
+  logfile: "file",
+  stdoutlogfile: "file",
+  outfile: "file",
+  logfilemaxbytes: "maxBytes",
+  stdoutlogfilemaxbytes: "maxBytes",
+  maxsize: "maxBytes",
+  size: "maxBytes",
+  rotatesize: "maxBytes",
+  limit: "maxBytes",
+  logfilebackups: "backups",
+  stdoutlogfilebackups: "backups",
+  keep: "backups",
+  rotate: "backups",
+  count: "backups",
+  maxfiles: "backups",
+  retain: "backups",
+  directory: "dir",
+  folder: "dir",
+  logdir: "dir",
+  childlogdir: "dir",
+};
+
+// A mapping of log keys: `path` is `file` or `dir`, which one reads as a path.
+function readLogMapping(
+  c: Checker,
+  entry: Entry,
+  pathKey: "file" | "dir",
+): (RotationDraft & { path?: string }) | undefined {
+  if (!isMap(entry.value)) return undefined;
+  const keys = [pathKey, "maxBytes", "backups"];
+  const out: RotationDraft & { path?: string } = {};
+  let ok = true;
+  for (const field of c.entries(entry.value, entry.path)) {
+    let value: string | number | undefined;
+    if (field.key === pathKey) {
+      value = out.path = readCwd(c, field);
+    } else if (field.key === "maxBytes") {
+      value = out.maxBytes = readSize(c, field);
+    } else if (field.key === "backups") {
+      value = out.backups = readBackups(c, field);
+    } else {
+      const other = pathKey === "file" ? "dir" : "file";
+      const guess = field.key === other
+        ? undefined
+        : suggest(field.key, keys, LOG_ALIASES);
+      const advice = field.key === other
+        ? pathKey === "file"
+          ? " (dir is a top-level log key; a process's log takes file)"
+          : " (file is a process's log key; the top-level log takes dir)"
+        : guess === undefined
+        ? `; use ${keys.join(", ")}`
+        : ` (did you mean "${guess}"?)`;
+      c.report(field.keyAt, field.path, `unknown key ${quote(field.key)}${advice}`);
+      ok = false;
+      continue;
+    }
+    if (value === undefined) ok = false;
+  }
+  if (out.path === undefined) delete out.path;
+  if (out.maxBytes === undefined) delete out.maxBytes;
+  if (out.backups === undefined) delete out.backups;
+  return ok ? out : undefined;
+}
+
+/** A process's `log`: a path, a mapping of `file`, `maxBytes` and `backups`, or `false`. */
+export function readLog(c: Checker, entry: Entry): LogDraft | undefined {
+  const node = entry.value;
+  if (isScalar(node) && node.value === false) return false;
+  if (isMap(node)) {
+    const read = readLogMapping(c, entry, "file");
+    if (read === undefined) return undefined;
+    const { path, ...rotation } = read;
+    return path === undefined ? rotation : { file: path, ...rotation };
+  }
+  if (isScalar(node) && typeof node.value === "string") {
+    const file = readCwd(c, entry);
+    return file === undefined ? undefined : { file };
+  }
+  c.report(
+    entry.at,
+    entry.path,
+    "must be a file's path, a mapping with file, maxBytes and backups, or false",
+  );
+  return undefined;
+}
+
+/** The top-level `log`: a mapping of `dir`, `maxBytes` and `backups`. */
+export function readTopLog(c: Checker, entry: Entry): TopLogDraft | undefined {
+  if (!isMap(entry.value)) {
+    c.report(entry.at, entry.path, "must be a mapping with dir, maxBytes and backups");
+    return undefined;
+  }
+  const read = readLogMapping(c, entry, "dir");
+  if (read === undefined) return undefined;
+  const { path, ...rotation } = read;
+  return path === undefined ? rotation : { dir: path, ...rotation };
 }

@@ -203,3 +203,44 @@ export function checkReservedEnv(c: Checker, fields: Fields): void {
     }
   }
 }
+
+/** A process's log file, for {@linkcode checkLogFiles}. */
+export interface LogFilePlace {
+  /** The process's name. */
+  name: string;
+  /** Its log file, absolute. */
+  file: string;
+  /** Where the file comes from: the process's `log`, or the top-level one. */
+  entry: Entry | undefined;
+}
+
+/**
+ * Two processes may not share a log file: each rotates its own, and two
+ * writers would rename the file under each other. Reported once per place
+ * that gives a second process a file already taken (copies of a
+ * replicated process share their `log`, so the hint says what tells them
+ * apart).
+ */
+export function checkLogFiles(c: Checker, logs: readonly LogFilePlace[]): void {
+  const owner = new Map<string, string>();
+  const reported = new Set<number>();
+  for (const { name, file, entry } of logs) {
+    const first = owner.get(file);
+    if (first === undefined) {
+      owner.set(file, name);
+      continue;
+    }
+    if (entry === undefined || reported.has(entry.at)) continue;
+    reported.add(entry.at);
+    const copies = /\.\d+$/.test(name) && /\.\d+$/.test(first)
+      ? " (for copies made by replicas, put ${TEND_REPLICA} in the file's name)"
+      : "";
+    c.report(
+      entry.at,
+      entry.path,
+      `${
+        quote(file)
+      } is also the log file of ${first}; each process needs its own${copies}`,
+    );
+  }
+}

@@ -128,6 +128,26 @@ export function resolveProbe(probe: ProbeSpec): ResolvedProbe {
  */
 export type DependencyCondition = "started" | "ready" | "done";
 
+/**
+ * A process's log file, resolved: its absolute path, and when it rotates.
+ * The text records of the process (its lines and tend's events about it)
+ * are written there, besides tend's own log.
+ */
+export interface LogFileSpec {
+  /** Absolute path of the file; rotated copies are `FILE.1`, `FILE.2`, ... */
+  file: string;
+  /** A record that would take the file past this many bytes rotates it first; 0: never. */
+  maxBytes: number;
+  /** Rotated copies kept (`FILE.1` ... `FILE.N`); the oldest beyond is deleted. */
+  backups: number;
+}
+
+/** The rotation a log file gets when the config does not say: 10 MB, 5 copies. */
+export const DEFAULT_LOG_ROTATION: Readonly<Omit<LogFileSpec, "file">> = Object.freeze({
+  maxBytes: 10_000_000,
+  backups: 5,
+});
+
 /** How to run one named process. Everything here is plain JSON. */
 export interface ProcessSpec {
   /** The program and its arguments; `argv[0]` is looked up on `PATH`. */
@@ -159,6 +179,11 @@ export interface ProcessSpec {
   alive?: ProbeSpec;
   /** Processes that must reach a condition before this one starts, by name. */
   dependsOn?: Record<string, DependencyCondition>;
+  /**
+   * Its log file, resolved (the top-level `log.dir` already applied); none
+   * when absent. Not part of how it runs: see {@linkcode sameSpec}.
+   */
+  log?: LogFileSpec;
   /** Per-process override of `threshold`, in seconds. */
   threshold?: number;
   /** Per-process override of `killTime`, in seconds. */
@@ -197,6 +222,8 @@ export interface ResolvedSpec {
   alive: ResolvedProbe | null;
   /** What must hold before it starts, by process name; empty for nothing. */
   dependsOn: Record<string, DependencyCondition>;
+  /** Its log file, or `null` when its records go to tend's log only. */
+  log: LogFileSpec | null;
   /** The timing that applies to this process: its own keys, else the monitor's. */
   timing: Timing;
 }
@@ -234,6 +261,7 @@ export function resolveSpec(spec: ProcessSpec, timing: Timing): ResolvedSpec {
     ready: spec.ready ? resolveProbe(spec.ready) : null,
     alive: spec.alive ? resolveProbe(spec.alive) : null,
     dependsOn: spec.dependsOn ?? {},
+    log: spec.log ?? null,
     timing: {
       threshold: spec.threshold ?? timing.threshold,
       killTime: spec.killTime ?? timing.killTime,
@@ -275,10 +303,14 @@ export function toProcessName(text: string): string {
  * Tells whether two specs would run the same thing the same way.
  *
  * Keys whose value is `undefined` count as absent, so a spec read from YAML
- * and one rebuilt from JSON compare equal.
+ * and one rebuilt from JSON compare equal. `log` is left out: where the
+ * records are written does not change how the process runs, so a reload
+ * that changes only that moves the records to the new file without
+ * restarting the process.
  */
 export function sameSpec(a: ProcessSpec, b: ProcessSpec): boolean {
-  return canonicalJson(a) === canonicalJson(b);
+  return canonicalJson({ ...a, log: undefined }) ===
+    canonicalJson({ ...b, log: undefined });
 }
 
 function canonicalJson(value: unknown): string {

@@ -55,6 +55,13 @@ export interface SpawnerOptions {
   onWarning?: (message: string) => void;
   /** Largest read from an output pipe, in bytes. @default 65536 */
   readSize?: number;
+  /**
+   * Once tend is leaving (see {@linkcode SpawnerBase.leaving}), how many
+   * bytes of a dead child's stream are read without waiting for the log
+   * (and one read more): more than its pipe holds, fewer than a writer
+   * outside the group could pour in. @default 1 MiB
+   */
+  leaveBytes?: number;
 }
 
 /** What a back end hands over for a process it started. */
@@ -83,10 +90,19 @@ export class Pump {
   blocked = false;
   /** Whether it reached end of file (or a read error). */
   finished = false;
+  /** Whether its child's leader has exited. */
+  reaped = false;
+  /**
+   * Bytes it may still read without waiting for the handler, once
+   * released (see {@linkcode SpawnerBase.leaving}); null before.
+   */
+  free: number | null = null;
   /** Resolves once it has finished. */
   readonly done: Promise<void>;
   #resolve!: () => void;
   #onFinish: (pump: Pump) => void;
+  // Ends a wait for the handler, while there is one.
+  #wake: (() => void) | null = null;
 
   /** A pump into `out`; `onFinish` is told once it has finished. */
   constructor(out: OutputHandler, onFinish: (pump: Pump) => void = () => {}) {
@@ -103,9 +119,29 @@ export class Pump {
    */
   write(chunk: Uint8Array): Promise<void> | undefined {
     const wait = this.out.write(chunk);
+    if (this.free !== null && this.free > 0) {
+      this.free -= chunk.length;
+      return undefined;
+    }
     if (!wait) return undefined;
     this.blocked = true;
-    return wait.finally(() => this.blocked = false);
+    return new Promise<void>((resolve, reject) => {
+      this.#wake = resolve;
+      wait.then(resolve, reject);
+    }).finally(() => {
+      this.blocked = false;
+      this.#wake = null;
+    });
+  }
+
+  /**
+   * Lets it read `bytes` more without waiting for the handler, ending a
+   * wait under way: tend is leaving, and its child is dead.
+   */
+  release(bytes: number): void {
+    if (this.finished || this.free !== null) return;
+    this.free = bytes;
+    this.#wake?.();
   }
 
   /** The stream has ended (end of file, or a read error): tells the handler. */
@@ -158,17 +194,20 @@ export async function readStream(
 export abstract class SpawnerBase implements Spawner {
   #drainGrace: number;
   #drainLimit: number;
+  #leaveBytes: number;
   #groups: GroupWatcher;
   /** Largest read from an output pipe, in bytes. */
   protected readonly readSize: number;
-  // Output streams still being read.
+  // Output streams still being read (and waited for by idle()).
   #pumps = new Set<Pump>();
+  #leaving = false;
 
   /** Sets up the shared parts. */
   protected constructor(options: SpawnerOptions) {
     this.#drainGrace = options.drainGrace ?? 250;
     this.#drainLimit = options.drainLimit ?? 10_000;
     this.readSize = options.readSize ?? 65536;
+    this.#leaveBytes = options.leaveBytes ?? 1024 * 1024;
     this.#groups = new GroupWatcher({
       interval: options.pollInterval ?? 20,
       maxInterval: options.maxPollInterval ?? 1000,
@@ -185,6 +224,19 @@ export abstract class SpawnerBase implements Spawner {
    * @throws {SpawnError} with the OS's reason; nothing was started then
    */
   protected abstract launch(request: SpawnRequest, stdout: Pump, stderr: Pump): Started;
+
+  /**
+   * tend is on its way out. From now on, what is left in the pipes of a
+   * child whose leader has exited is read at once, without waiting for
+   * the log (up to `leaveBytes` a stream), so that its exit is reported
+   * right after its last output however slow the log is: a log that is
+   * not read at all must not hold tend's exit, and the exit must not come
+   * before the output it ends (as it did at the drain limit).
+   */
+  leaving(): void {
+    this.#leaving = true;
+    for (const pump of this.#pumps) if (pump.reaped) pump.release(this.#leaveBytes);
+  }
 
   /**
    * Starts `request`; see {@linkcode Spawner.spawn}.
@@ -204,6 +256,10 @@ export abstract class SpawnerBase implements Spawner {
     const child = new GroupChild(started.pid, this.#groups, started.exited);
     started.status.then(async (status) => {
       child.exited = true;
+      for (const pump of pumps) {
+        pump.reaped = true;
+        if (this.#leaving) pump.release(this.#leaveBytes);
+      }
       const groupAlive = await this.#groups.alive(started.pid);
       // Report the exit after the last of its output, unless members of its
       // group live on (they may hold the pipes) or something else keeps the

@@ -11,13 +11,15 @@
  *
  * This is tend's hot loop, so lines are passed as `(bytes, start, end)`
  * views into the chunk that was read, never copied or decoded here, and
- * UTF-8 validity is checked once per chunk rather than once per line.
+ * UTF-8 validity (and, for a sink with the batch path, the absence of
+ * control characters) is checked once per chunk rather than once per line.
  *
  * @module
  */
 
 import { isUtf8 } from "node:buffer";
 import type { OutputHandler } from "../core/ports.ts";
+import { escapeUtf8Into, isPlain, TEXT_GROWTH } from "./escape.ts";
 
 /** The longest line handed on in one piece, in bytes (64 KiB). */
 export const MAX_LINE = 64 * 1024;
@@ -37,9 +39,10 @@ export interface LineSink {
   line(bytes: Uint8Array, start: number, end: number, valid: boolean): void;
   /**
    * Optional fast path: takes `count` lines at once, line `i` being
-   * `bytes[starts[i]..ends[i])`, in order, each valid UTF-8 and at most
-   * `maxLine` long. A sink without it gets every line through `line`.
-   * The bytes and arrays are only borrowed.
+   * `bytes[starts[i]..ends[i])`, in order, each valid UTF-8 with no control
+   * character but TAB (see {@linkcode isPlain}: nothing a text record would
+   * escape) and at most `maxLine` long. A sink without it gets every line
+   * through `line`. The bytes and arrays are only borrowed.
    */
   lines?(bytes: Uint8Array, starts: Int32Array, ends: Int32Array, count: number): void;
 }
@@ -118,11 +121,12 @@ export class LineFramer {
     const last = chunk.lastIndexOf(NL);
     if (last >= pos) {
       // A newline byte is never part of a multi-byte character, so when the
-      // region of whole lines is valid, every line in it is.
+      // region of whole lines is valid, every line in it is; and when the
+      // region holds no control character, no line does.
       const allValid = isUtf8(
         pos === 0 && last + 1 === len ? chunk : chunk.subarray(pos, last),
       );
-      pos = allValid && this.sink.lines
+      pos = allValid && this.sink.lines && isPlain(chunk, pos, last, true)
         ? this.#batch(chunk, pos, last)
         : this.#oneByOne(chunk, pos, last, allValid);
     }
@@ -255,13 +259,13 @@ function utf8Boundary(bytes: Uint8Array, start: number, cut: number): number {
   return cut;
 }
 
-const HEX = "0123456789abcdef";
-
 /**
  * Returns `bytes[start..end)` as valid UTF-8, with every byte that is not
  * part of a valid character written as the four ASCII characters `\xNN`.
  *
- * Valid input is returned as a view, not copied.
+ * Valid input is returned as a view, not copied; otherwise the result is
+ * at most four times as long as the input (the log escapes straight into
+ * its own buffer instead, with {@linkcode escapeUtf8Into}).
  *
  * @example
  * ```ts
@@ -272,46 +276,8 @@ const HEX = "0123456789abcdef";
  */
 export function escapeUtf8(bytes: Uint8Array, start: number, end: number): Uint8Array {
   if (isUtf8(bytes.subarray(start, end))) return bytes.subarray(start, end);
-  const out: number[] = [];
-  let i = start;
-  while (i < end) {
-    const n = utf8SequenceLength(bytes, i, end);
-    if (n === 0) {
-      const b = bytes[i]!;
-      out.push(0x5c, 0x78, HEX.charCodeAt(b >> 4), HEX.charCodeAt(b & 15));
-      i++;
-    } else {
-      for (let k = 0; k < n; k++) out.push(bytes[i + k]!);
-      i += n;
-    }
-  }
-  return Uint8Array.from(out);
-}
-
-// Length of the valid UTF-8 character at bytes[i], or 0 when there is none
-// (bad lead byte, bad or missing continuation, overlong, surrogate, > U+10FFFF).
-function utf8SequenceLength(bytes: Uint8Array, i: number, end: number): number {
-  const b0 = bytes[i]!;
-  if (b0 < 0x80) return 1;
-  let n: number, lo = 0x80, hi = 0xbf;
-  if (b0 >= 0xc2 && b0 <= 0xdf) n = 2;
-  else if (b0 >= 0xe0 && b0 <= 0xef) {
-    n = 3;
-    if (b0 === 0xe0) lo = 0xa0;
-    if (b0 === 0xed) hi = 0x9f;
-  } else if (b0 >= 0xf0 && b0 <= 0xf4) {
-    n = 4;
-    if (b0 === 0xf0) lo = 0x90;
-    if (b0 === 0xf4) hi = 0x8f;
-  } else return 0;
-  if (i + n > end) return 0;
-  const b1 = bytes[i + 1]!;
-  if (b1 < lo || b1 > hi) return 0;
-  for (let k = 2; k < n; k++) {
-    const b = bytes[i + k]!;
-    if (b < 0x80 || b > 0xbf) return 0;
-  }
-  return n;
+  const out = new Uint8Array(TEXT_GROWTH * (end - start));
+  return out.subarray(0, escapeUtf8Into(bytes, start, end, out, 0));
 }
 
 /**
@@ -344,4 +310,46 @@ export function framedOutput(
     },
     end: () => framer.end(),
   };
+}
+
+/**
+ * A sink that hands every line to `first` and then to `second`, keeping
+ * the batch fast path for each sink that has one (the output ring in
+ * front of the log, say); `first` itself when there is no `second`.
+ *
+ * @example
+ * ```ts
+ * import { teeLines } from "./framer.ts";
+ * const a: number[] = [], b: number[] = [];
+ * const sink = teeLines({ line: (_b, s, e) => a.push(e - s) }, {
+ *   line: (_b, s, e) => b.push(e - s),
+ * });
+ * sink.line(new Uint8Array(3), 0, 3, true);
+ * // a and b are both [3]
+ * ```
+ */
+export function teeLines(first: LineSink, second: LineSink | null): LineSink {
+  // Nothing to tee (a process without a log probe, say): no cost at all.
+  if (second === null) return first;
+  return {
+    line(bytes, start, end, valid) {
+      first.line(bytes, start, end, valid);
+      second.line(bytes, start, end, valid);
+    },
+    lines(bytes, starts, ends, count) {
+      batchTo(first, bytes, starts, ends, count);
+      batchTo(second, bytes, starts, ends, count);
+    },
+  };
+}
+
+function batchTo(
+  sink: LineSink,
+  bytes: Uint8Array,
+  starts: Int32Array,
+  ends: Int32Array,
+  count: number,
+): void {
+  if (sink.lines) sink.lines(bytes, starts, ends, count);
+  else for (let i = 0; i < count; i++) sink.line(bytes, starts[i]!, ends[i]!, true);
 }

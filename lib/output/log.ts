@@ -10,14 +10,31 @@
  * a high-water mark, {@linkcode Logger.backpressure} hands readers a
  * promise, so a flooding child is slowed down instead of growing memory.
  *
+ * A destination that fails does not end the log. A non-blocking one that
+ * is full (EAGAIN) is waited for, losing and repeating nothing. One that
+ * fails (a full disk, EIO) has records dropped and counted while it fails,
+ * with a retry now and then; once it works again, a record says how many
+ * were lost. One whose reader has gone (EPIPE) has every record dropped
+ * from then on. Either way the children are not held back by it, and the
+ * logger says so through {@linkcode LoggerOptions.onNotice}, as it never
+ * prints.
+ *
  * @module
  */
 
 import type { MonitorEvent } from "../core/events.ts";
 import type { ProcessStatus } from "../core/monitor.ts";
 import type { OutputHandler, OutputStream } from "../core/ports.ts";
+import {
+  escapeJsonInto,
+  escapeTextInto,
+  isPlain,
+  JSON_GROWTH,
+  SGR_RESET,
+  TEXT_GROWTH,
+} from "./escape.ts";
 import { describeEvent, describeStatus, type LogLevel } from "./format.ts";
-import { escapeUtf8, framedOutput, type LineSink } from "./framer.ts";
+import { framedOutput, type LineSink } from "./framer.ts";
 
 export type { LogLevel } from "./format.ts";
 
@@ -42,7 +59,45 @@ export interface LoggerOptions {
   now?: () => number;
   /** Bytes waiting to be written beyond which readers are held back. @default 1 MiB */
   highWater?: number;
+  /**
+   * Write at most {@linkcode PIPE_BUF} bytes at a time, each write ending at
+   * the end of a record where records allow (a longer record goes in exact
+   * 4096-byte slices). A pipe takes such a write whole or not at all, so a
+   * non-blocking pipe that fills up (EAGAIN) neither loses nor repeats a
+   * byte: `Deno.stdout` reports EAGAIN even for bytes it took into a hidden
+   * buffer, which only writes of this shape never use. It costs speed
+   * (one write per 4 KiB: about 110 MB/s through a pipe), so it is for a
+   * destination that may be non-blocking; the logger turns it on by itself
+   * at the first EAGAIN anyway. @default false
+   */
+  atomicWrites?: boolean;
+  /**
+   * Milliseconds between attempts to write again while the destination
+   * fails; what comes in between is dropped (and counted) without trying.
+   * @default 1000
+   */
+  retryInterval?: number;
+  /**
+   * Told, in one line, when the destination starts failing, when it works
+   * again, and when its reader has gone: the logger never prints, so
+   * `tend run` writes these to stderr. @default nothing
+   */
+  onNotice?: (message: string) => void;
 }
+
+/**
+ * The most bytes a pipe takes whole or not at all (POSIX requires at
+ * least 512; Linux and macOS have 4096).
+ */
+export const PIPE_BUF = 4096;
+
+const NL = 0x0a;
+
+// How long to wait before writing again to a non-blocking destination
+// that is full: doubling from 1 ms up to 50 ms (there is no poll(2) in
+// Deno without FFI), about 1% of a core while it stays full.
+const FULL_WAIT_MIN = 1;
+const FULL_WAIT_MAX = 50;
 
 const encoder = new TextEncoder();
 
@@ -93,7 +148,23 @@ export class Logger {
   #scheduled = false;
   #drained: (() => void)[] = [];
   #pressure: Promise<void> | null = null;
-  #failed: unknown = null;
+  #atomic: boolean;
+  // An EAGAIN was seen: the destination is non-blocking, whatever anyone says.
+  #sawFull = false;
+  #retryInterval: number;
+  #onNotice: (message: string) => void;
+  // Why the destination fails, while it does (null: it works).
+  #failure: string | null = null;
+  #retryAt = 0;
+  // The reader has gone for good: nothing is written any more.
+  #gone = false;
+  // Records dropped since the destination started failing.
+  #lost = 0;
+  // Whether the last byte known to be written ended a line, so that the
+  // record about lost ones starts on a line of its own.
+  #lineStart = true;
+  // Bytes of the write in flight not written yet.
+  #inFlight = 0;
   // Records of one turn share one time prefix; see stamp().
   #turn = 0;
   #stampTurn = -1;
@@ -106,11 +177,33 @@ export class Logger {
     this.color = options.color ?? false;
     this.#now = options.now ?? Date.now;
     this.#highWater = options.highWater ?? 1024 * 1024;
+    this.#atomic = options.atomicWrites ?? false;
+    this.#retryInterval = options.retryInterval ?? 1000;
+    this.#onNotice = options.onNotice ?? (() => {});
   }
 
-  /** Bytes waiting to be written. */
+  /** Bytes waiting for the write in flight to end. */
   get pending(): number {
     return this.#len;
+  }
+
+  /** Bytes logged and not written yet: those waiting, and what is left of the write in flight. */
+  get unwritten(): number {
+    return this.#len + this.#inFlight;
+  }
+
+  /**
+   * Whether writes are cut to {@linkcode PIPE_BUF} (see
+   * {@linkcode LoggerOptions.atomicWrites}). Turning it off says the
+   * destination is known to block (no `O_NONBLOCK`), where big writes are
+   * exact; once an EAGAIN has shown otherwise, it stays on.
+   */
+  get atomicWrites(): boolean {
+    return this.#atomic;
+  }
+
+  set atomicWrites(on: boolean) {
+    this.#atomic = on || this.#sawFull;
   }
 
   /**
@@ -184,8 +277,14 @@ export class Logger {
     this.#record(level, null, null, message, extra);
   }
 
-  /** Resolves once everything logged so far is written. */
+  /**
+   * Resolves once everything logged so far is written, or dropped because
+   * the destination fails; a destination that fails is tried once more
+   * first, whenever it was last tried (tend's last records, say, after the
+   * disk got space again).
+   */
   async flush(): Promise<void> {
+    this.#retryAt = 0;
     while (this.#len > 0 || this.#writing) {
       if (!this.#writing) this.#startWrite();
       await this.#writing;
@@ -199,6 +298,17 @@ export class Logger {
     text: string,
     extra: Record<string, unknown>,
   ): void {
+    this.#appendString(this.#encode(level, name, pid, text, extra));
+  }
+
+  // One record as text, with its line end.
+  #encode(
+    level: LogLevel,
+    name: string | null,
+    pid: number | null,
+    text: string,
+    extra: Record<string, unknown>,
+  ): string {
     if (this.format === "json") {
       const record = {
         time: new Date(this.#now()).toISOString(),
@@ -209,19 +319,17 @@ export class Logger {
         message: name === null ? text : `[${name}] ${text}`,
         ...extra,
       };
-      this.#appendString(JSON.stringify(record) + "\n");
-      return;
+      return JSON.stringify(record) + "\n";
     }
     const tag = name === null ? "tend" : `[${name}] tend:`;
     // One record per line, always: a stack trace or an OS message with line
     // breaks must not pass for several records, or for a child's output.
-    const body = `${tag} ${text.replace(/\r?\n|\r/g, "\\n")}`;
-    const line = this.color
+    const body = `${tag} ${escapeControls(text)}`;
+    return this.color
       ? `${DIM}${this.#timeText()}${RESET} ${
         LEVEL_COLOR[level] || DIM
       }${body}${RESET}\n`
       : `${this.#timeText()} ${body}\n`;
-    this.#appendString(line);
   }
 
   #tag(name: string): Uint8Array {
@@ -323,16 +431,116 @@ export class Logger {
     });
   }
 
+  // Writes one batch of records, or drops it while the destination fails;
+  // never throws.
   async #writeAll(data: Uint8Array): Promise<void> {
-    if (this.#failed !== null) return;
-    try {
-      let off = 0;
-      while (off < data.length) off += await this.#out.write(data.subarray(off));
-    } catch (error) {
-      // The destination is gone (a closed pipe, say). Keep supervising;
-      // dropping logs beats blocking every child forever.
-      this.#failed = error;
+    if (this.#gone) return;
+    if (this.#failure !== null) {
+      // Dropping without trying (no syscall) is what keeps the children
+      // from waiting on a dead destination.
+      if (performance.now() < this.#retryAt) return this.#drop(data);
+      if (!await this.#put(this.#lostRecord(), false)) return this.#drop(data);
+      this.#onNotice(
+        `the log is written again; up to ${this.#lost} record${
+          this.#lost === 1 ? " was" : "s were"
+        } lost`,
+      );
+      this.#failure = null;
+      this.#lost = 0;
     }
+    await this.#put(data, true);
+  }
+
+  // Writes all of data; false when the destination failed (then the rest,
+  // when `count`, is counted as lost).
+  async #put(data: Uint8Array, count: boolean): Promise<boolean> {
+    let off = 0;
+    let wait = FULL_WAIT_MIN;
+    try {
+      while (off < data.length) {
+        this.#inFlight = data.length - off;
+        let n: number;
+        try {
+          n = await this.#out.write(data.subarray(off, this.#unitEnd(data, off)));
+        } catch (error) {
+          if (error instanceof Deno.errors.WouldBlock) {
+            // A non-blocking destination that is full. From now on every
+            // write is atomic, so that the retry repeats nothing (see
+            // atomicWrites); wait for the reader, losing nothing, while
+            // back-pressure holds the children.
+            this.#atomic = this.#sawFull = true;
+            await new Promise((resolve) => setTimeout(resolve, wait));
+            wait = Math.min(wait * 2, FULL_WAIT_MAX);
+            continue;
+          }
+          if (error instanceof Deno.errors.Interrupted) continue;
+          if (count) this.#drop(data.subarray(off));
+          this.#fail(error);
+          return false;
+        }
+        off += n;
+        if (n > 0) this.#lineStart = data[off - 1] === NL;
+        wait = FULL_WAIT_MIN;
+      }
+      return true;
+    } finally {
+      this.#inFlight = 0;
+    }
+  }
+
+  // Where the write starting at `start` ends: the whole batch, or with
+  // atomic writes at most PIPE_BUF bytes, after the last record that fits
+  // (or exactly PIPE_BUF bytes of a longer one). Every batch ends with a
+  // line end, so the last write always ends with one.
+  #unitEnd(data: Uint8Array, start: number): number {
+    const limit = start + PIPE_BUF;
+    if (!this.#atomic || limit >= data.length) return data.length;
+    const nl = data.subarray(start, limit).lastIndexOf(NL);
+    return nl === -1 ? limit : start + nl + 1;
+  }
+
+  #drop(data: Uint8Array): void {
+    // One record is one line, in both formats.
+    for (let i = data.indexOf(NL); i !== -1; i = data.indexOf(NL, i + 1)) this.#lost++;
+  }
+
+  #fail(error: unknown): void {
+    const reason = error instanceof Error ? error.message : String(error);
+    if (
+      error instanceof Deno.errors.BrokenPipe ||
+      error instanceof Deno.errors.BadResource
+    ) {
+      // Nobody will read this destination again.
+      this.#gone = true;
+      this.#onNotice(
+        `the log's reader has gone (${reason}); its records are dropped from now on, ` +
+          `and supervision goes on`,
+      );
+      return;
+    }
+    // A full disk, EIO, a file over its size limit: it may well work again.
+    if (this.#failure === null) {
+      this.#onNotice(
+        `cannot write the log (${reason}); records are dropped, and counted, ` +
+          `until it works again`,
+      );
+    }
+    this.#failure = reason;
+    this.#retryAt = performance.now() + this.#retryInterval;
+  }
+
+  // The record that says how many records were lost, and why. The count
+  // is an upper bound: Deno.stdout may have taken part of a failed write.
+  #lostRecord(): Uint8Array {
+    const n = this.#lost;
+    const text = this.#encode(
+      "warn",
+      null,
+      null,
+      `up to ${n} log record${n === 1 ? " was" : "s were"} lost: ${this.#failure}`,
+      { event: "log-lost", lost: n, error: this.#failure },
+    );
+    return encoder.encode(this.#lineStart ? text : "\n" + text);
   }
 }
 
@@ -356,13 +564,20 @@ class TextLines implements LineSink {
     const log = this.#log;
     if (this.#prefixTurn !== log.turn) this.#rebuildPrefix();
     const prefix = this.#prefix;
-    const body = valid ? bytes.subarray(start, end) : escapeUtf8(bytes, start, end);
-    const buf = log.reserve(prefix.length + body.length + 1);
+    const plain = valid && isPlain(bytes, start, end);
+    // Escapes are written straight into the log's buffer: room for the
+    // longest they can be, not a copy of the line that grows.
+    const room = plain ? end - start : TEXT_GROWTH * (end - start) + SGR_RESET.length;
+    const buf = log.reserve(prefix.length + room + 1);
     let pos = log.length;
     buf.set(prefix, pos);
     pos += prefix.length;
-    buf.set(body, pos);
-    pos += body.length;
+    if (plain) {
+      buf.set(bytes.subarray(start, end), pos);
+      pos += end - start;
+    } else {
+      pos = escapeTextInto(bytes, start, end, valid, buf, pos, log.color);
+    }
     buf[pos++] = 0x0a;
     log.commit(pos);
   }
@@ -429,11 +644,11 @@ class JsonLines implements LineSink {
   line(bytes: Uint8Array, start: number, end: number, valid: boolean): void {
     const log = this.#log;
     const stamp = log.stamp();
-    const body = valid ? bytes.subarray(start, end) : escapeUtf8(bytes, start, end);
-    // A JSON escape is at most 6 bytes (\u001f) per input byte.
+    // A JSON escape is at most 6 bytes (\u001f) per input byte; escapes go
+    // straight into the log's buffer.
     const buf = log.reserve(
-      OPEN_JSON.length + stamp.length + this.#middle.length + body.length * 6 +
-        CLOSE_JSON.length,
+      OPEN_JSON.length + stamp.length + this.#middle.length +
+        JSON_GROWTH * (end - start) + CLOSE_JSON.length,
     );
     let pos = log.length;
     buf.set(OPEN_JSON, pos);
@@ -442,43 +657,22 @@ class JsonLines implements LineSink {
     pos += stamp.length;
     buf.set(this.#middle, pos);
     pos += this.#middle.length;
-    pos = jsonEscapeInto(body, buf, pos);
+    pos = escapeJsonInto(bytes, start, end, valid, buf, pos);
     buf.set(CLOSE_JSON, pos);
     log.commit(pos + CLOSE_JSON.length);
   }
 }
 
-const HEX = encoder.encode("0123456789abcdef");
-
-// Copies valid UTF-8 into `out` as the inside of a JSON string: `"`, `\`
-// and control characters escaped, everything else (UTF-8 included) as is.
-function jsonEscapeInto(src: Uint8Array, out: Uint8Array, pos: number): number {
-  let from = 0;
-  for (let i = 0; i < src.length; i++) {
-    const b = src[i]!;
-    if (b >= 0x20 && b !== 0x22 && b !== 0x5c) continue;
-    if (i > from) {
-      out.set(src.subarray(from, i), pos);
-      pos += i - from;
-    }
-    from = i + 1;
-    out[pos++] = 0x5c; // backslash
-    if (b === 0x22 || b === 0x5c) out[pos++] = b;
-    else if (b === 0x0a) out[pos++] = 0x6e; // \n
-    else if (b === 0x09) out[pos++] = 0x74; // \t
-    else if (b === 0x0d) out[pos++] = 0x72; // \r
-    else {
-      out[pos++] = 0x75; // \u00XX
-      out[pos++] = 0x30;
-      out[pos++] = 0x30;
-      out[pos++] = HEX[b >> 4]!;
-      out[pos++] = HEX[b & 15]!;
-    }
-  }
-  if (from === 0) {
-    out.set(src, pos);
-    return pos + src.length;
-  }
-  out.set(src.subarray(from), pos);
-  return pos + src.length - from;
+// tend's own text with every control character but TAB escaped, as a
+// child's line is (see escape.ts); a line break, CRLF included, is `\n`.
+function escapeControls(text: string): string {
+  // deno-lint-ignore no-control-regex
+  return text.replace(/\r?\n|[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]/g, (c) => {
+    if (c.endsWith("\n")) return "\\n";
+    if (c === "\r") return "\\r";
+    const code = c.charCodeAt(0);
+    return code < 0x80
+      ? `\\x${code.toString(16).padStart(2, "0")}`
+      : `\\u${code.toString(16).padStart(4, "0")}`;
+  });
 }

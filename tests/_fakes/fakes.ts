@@ -184,6 +184,14 @@ export class FakeReactor implements OutputSpawner {
     return Promise.resolve();
   }
 
+  /** Whether the supervisor said tend is on its way out. */
+  left = false;
+
+  /** Nothing is held back: only noted. */
+  leaving(): void {
+    this.left = true;
+  }
+
   /** The monitor's view of this reactor's time. */
   get monitorClock(): Clock {
     const clock = this.clock;

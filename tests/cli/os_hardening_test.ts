@@ -252,6 +252,58 @@ Deno.test(
 );
 
 Deno.test(
+  "SIGUSR1 to a waiting client command (tend logs -f) opens no inspector either",
+  async () => {
+    // Regression: only tend run guarded SIGUSR1; a root `tend logs -f`,
+    // `tend shutdown` or a long `tend stop` got one, and a local user ran
+    // code as root through it.
+    if (NO_NETNS !== null && await port9229Taken()) {
+      throw new Error("something already listens on 127.0.0.1:9229; cannot test");
+    }
+    await using dir = await tempDir();
+    const file = await dir.write(
+      "procs.yaml",
+      yaml({
+        processes: {
+          tick: { cmd: ["sh", "-c", "while :; do echo tick; sleep 0.2; done"] },
+        },
+      }),
+    );
+    await using t = tend(["run", "--log-format", "json", file]);
+    await t.said("tick", "tick");
+    await using client = tendIn(["logs", "-f", "-c", file], {
+      netns: NO_NETNS === null,
+    });
+    await client.line(/tick/);
+    const startedAt = performance.now();
+    await using racer = new Racer(NO_NETNS === null ? client.pid : null);
+    await racer.started();
+    for (let i = 0; i < 20; i++) {
+      // Past Deno's own 500 ms, as in the storm above.
+      if (i === 10) await sleep(Math.max(0, 1000 - (performance.now() - startedAt)));
+      await sleep(Math.random() * STORM_GAP_MS);
+      Deno.kill(client.pid, "SIGUSR1");
+      await racer.more(10);
+      assert.deepEqual(
+        racer.accepted,
+        [],
+        `after SIGUSR1 #${i + 1}\n${client.transcript()}`,
+      );
+    }
+    await racer.more(300);
+    const summary = await racer.stop();
+    assert.equal(summary.accepted, 0, JSON.stringify(summary));
+    // It still follows: a new line reaches it.
+    const seen = client.lines.length;
+    await client.line(/tick/, seen);
+    Deno.kill(client.pid, "SIGINT");
+    await client.exit();
+    t.signal("SIGTERM");
+    assert.equal(await t.exit(), 0, t.transcript());
+  },
+);
+
+Deno.test(
   only(
     "the racer reaches the inspector of an unguarded Deno that gets SIGUSR1, so its silence means something",
     NO_NETNS,
@@ -392,10 +444,11 @@ Deno.test(
   ),
   async () => {
     await using dir = await tempDir();
-    const file = await dir.write("procs.yaml", TREE);
     const signals = STOP_SIGNALS.filter((s) => s !== "SIGTERM" && s !== "SIGINT");
     assert.deepEqual(signals, ["SIGQUIT", "SIGPWR", "SIGXCPU", "SIGABRT", "SIGBUS"]);
     await Promise.all(signals.map(async (signal) => {
+      // A file each: one tend per config (the instance lock).
+      const file = await dir.write(`${signal}.yaml`, TREE);
       await using t = tend(["run", "--log-format", "json", file]);
       const tree = (await t.event("tree", "started")).record.pid!;
       await t.said("tree", "ready");
@@ -420,22 +473,21 @@ Deno.test(
   only("a second SIGQUIT, or a second SIGBUS, kills every group at once", NO_PS),
   async () => {
     await using dir = await tempDir();
-    const file = await dir.write(
-      "procs.yaml",
-      yaml({
-        // Far longer than any wait here: only the second signal can end it in time.
-        killTime: 60,
-        processes: {
-          stubborn: {
-            cmd: ["sh", "-c", "trap '' TERM; echo ready; while :; do sleep 1; done"],
-          },
+    const config = yaml({
+      // Far longer than any wait here: only the second signal can end it in time.
+      killTime: 60,
+      processes: {
+        stubborn: {
+          cmd: ["sh", "-c", "trap '' TERM; echo ready; while :; do sleep 1; done"],
         },
-      }),
-    );
+      },
+    });
     // Rust's std resets SIGBUS to its default action after one it did not
     // cause: without tend putting its handler back, the second would end
     // tend and leave the child behind.
     await Promise.all((["SIGQUIT", "SIGBUS"] as const).map(async (signal) => {
+      // A file each: one tend per config (the instance lock).
+      const file = await dir.write(`${signal}.yaml`, config);
       await using t = tend(["run", "--log-format", "json", file]);
       await t.said("stubborn", "ready");
       t.signal(signal);

@@ -965,6 +965,7 @@ Deno.test("describeProcess() lists every resolved setting, defaults included", (
       "  ready:           (none)",
       "  alive:           (none)",
       "  dependsOn:       (none)",
+      "  log:             (none: tend's log only)",
     ].join("\n"),
   );
   assert.equal(
@@ -988,6 +989,7 @@ Deno.test("describeProcess() lists every resolved setting, defaults included", (
       "  ready:           (none)",
       "  alive:           (none)",
       "  dependsOn:       (none)",
+      "  log:             (none: tend's log only)",
     ].join("\n"),
   );
 });

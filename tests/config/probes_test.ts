@@ -638,7 +638,8 @@ Deno.test("describeProcess() lists each process's probes and dependencies, resol
     "  worker: {cmd: [x], ready: {notify: true}, dependsOn: [api]}",
   ));
   const lines = (name: string) =>
-    describeProcess(name, config.processes[name]!, config.timing).split("\n").slice(-3);
+    describeProcess(name, config.processes[name]!, config.timing).split("\n")
+      .slice(-4, -1);
   assert.deepEqual(lines("db"), [
     "  ready:           tcp 127.0.0.1:5432 (initialDelay 0s, period 1s, timeout 1s, " +
     "successes 1, failures 3)",

@@ -355,6 +355,64 @@ spawnerTest(
 );
 
 spawnerTest(
+  "once tend is leaving, a dead child's output the log holds back is read at once, and its exit comes after it",
+  async (kind) => {
+    // Regression: at tend's exit, a log that took nothing (stdout not read)
+    // held every exit report until the drain limit (10 s), and then the
+    // exit came before the child's last output.
+    for (const leaveFirst of [true, false]) {
+      const { spawner, calls, release, exited } = heldOutput(
+        kind,
+        "printf AAA; sleep 0.1; printf 'BBB\\n'",
+        { drainGrace: 20, drainLimit: 60_000 },
+      );
+      if (leaveFirst) spawner.leaving();
+      else {
+        // The child has exited meanwhile, its exit waiting on the held log.
+        await eventually("the first write", () => calls.length > 0);
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        spawner.leaving();
+      }
+      await exited; // the log still holds "AAA"
+      assert.deepEqual(
+        calls,
+        ["AAA", "BBB\n", "end", "exit"],
+        `leaving first: ${leaveFirst}`,
+      );
+      await spawner.idle(60_000);
+      release();
+    }
+  },
+);
+
+spawnerTest(
+  "once tend is leaving, what is read without waiting for the log is bounded",
+  async (kind) => {
+    // 60 KB: the pipe takes it all, so the child exits with the log still
+    // holding its first chunk back. Reads of 4 KiB: the bound is leaveBytes
+    // and one read.
+    const { spawner, calls, release, exited } = heldOutput(
+      kind,
+      "head -c 60000 /dev/zero",
+      { drainGrace: 20, drainLimit: 300, leaveBytes: 10_000, readSize: 4096 },
+    );
+    spawner.leaving();
+    await exited; // at the drain limit: the rest is held back again
+    const bytes = () =>
+      calls.filter((c) => c !== "end" && c !== "exit").join("").length;
+    assert.ok(
+      bytes() >= 10_000 && bytes() < 60_000,
+      `read ${bytes()} bytes past the log`,
+    );
+    assert.ok(!calls.includes("end"));
+    const idle = spawner.idle(60_000);
+    release();
+    await idle;
+    assert.equal(bytes(), 60_000);
+  },
+);
+
+spawnerTest(
   "a pipe held open by a process outside the group: the exit comes after the grace, with the partial line before it",
   async (kind) => {
     // Regression: once the monitor no longer ended the streams at an exit,

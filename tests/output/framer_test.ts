@@ -245,6 +245,28 @@ Deno.test("the batch path hands on exactly the lines the one-by-one path does", 
   assert.equal(oneByOne.length, 3010);
 });
 
+Deno.test("the batch path is never handed a line with a control character", () => {
+  const batched: string[] = [];
+  const single: string[] = [];
+  const framer = new LineFramer({
+    line: (b, s, e) => void single.push(lineText(b, s, e)),
+    lines(b, starts, ends, count) {
+      for (let i = 0; i < count; i++) batched.push(lineText(b, starts[i]!, ends[i]!));
+    },
+  });
+  framer.push(enc.encode("plain\ttab\nand crlf\r\n"));
+  framer.push(enc.encode("esc \x1b[2K\nnext\n"));
+  framer.push(enc.encode("cr\rinside\nls \u2028\nnel \u0085\n"));
+  assert.deepEqual(batched, ["plain\ttab", "and crlf"]);
+  assert.deepEqual(single, [
+    "esc \x1b[2K",
+    "next",
+    "cr\rinside",
+    "ls \u2028",
+    "nel \u0085",
+  ]);
+});
+
 Deno.test("a CRLF line of exactly the maximum gives no extra empty line", () => {
   // Regression: the "\r" went on as a carry of its own and came out as "".
   for (
