@@ -558,6 +558,8 @@ class Poller {
       armed: false,
     };
     this.#entries.set(token, entry);
+    // A cancel closes the pipe (and so takes it out of the set).
+    pump.onCancel(() => this.#end(token, entry));
     this.#arm(token, entry);
   }
 

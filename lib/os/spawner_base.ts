@@ -88,10 +88,12 @@ export class Pump {
   readonly out: OutputHandler;
   /** Whether it waits for the handler to take what was read (back-pressure). */
   blocked = false;
-  /** Whether it reached end of file (or a read error). */
+  /** Whether it reached end of file (or a read error), or was cancelled. */
   finished = false;
   /** Whether its child's leader has exited. */
   reaped = false;
+  /** How many chunks it has handed on. */
+  chunks = 0;
   /**
    * Bytes it may still read without waiting for the handler, once
    * released (see {@linkcode SpawnerBase.leaving}); null before.
@@ -103,6 +105,8 @@ export class Pump {
   #onFinish: (pump: Pump) => void;
   // Ends a wait for the handler, while there is one.
   #wake: (() => void) | null = null;
+  // The back end's way to stop reading and close the pipe.
+  #cancel: (() => void) | null = null;
 
   /** A pump into `out`; `onFinish` is told once it has finished. */
   constructor(out: OutputHandler, onFinish: (pump: Pump) => void = () => {}) {
@@ -118,6 +122,7 @@ export class Pump {
    * caller ends the stream then, as it does after a read error.
    */
   write(chunk: Uint8Array): Promise<void> | undefined {
+    this.chunks++;
     const wait = this.out.write(chunk);
     if (this.free !== null && this.free > 0) {
       this.free -= chunk.length;
@@ -144,6 +149,26 @@ export class Pump {
     this.#wake?.();
   }
 
+  /**
+   * How the back end stops reading this stream and closes its pipe, for
+   * {@linkcode cancel}; it finishes the pump.
+   */
+  onCancel(cancel: () => void): void {
+    this.#cancel = cancel;
+  }
+
+  /**
+   * Stops reading and closes the pipe (the back end finishes the pump):
+   * for a stream something outside the child's group holds open long
+   * after the group is gone, which would otherwise hold a file descriptor
+   * of tend's for as long as that writer lives.
+   */
+  cancel(): void {
+    if (this.finished) return;
+    if (this.#cancel === null) this.finish();
+    else this.#cancel();
+  }
+
   /** The stream has ended (end of file, or a read error): tells the handler. */
   finish(): void {
     if (this.finished) return;
@@ -167,6 +192,8 @@ export async function readStream(
   first: number = Math.min(4096, max),
 ): Promise<void> {
   const reader = stream.getReader({ mode: "byob" });
+  // Cancelling the reader ends the pending read and closes the pipe.
+  pump.onCancel(() => void reader.cancel().catch(() => {}));
   let buffer = new Uint8Array(first);
   try {
     while (true) {
@@ -267,7 +294,16 @@ export abstract class SpawnerBase implements Spawner {
       if (!groupAlive) {
         // Nothing is left to signal, and the group id may soon be reused.
         child.gone = true;
-        await this.#drain(pumps);
+        const limit = performance.now() + this.#drainLimit;
+        await this.#drain(pumps, limit);
+        void this.#closeEscaped(pumps, limit);
+      } else {
+        // The monitor stops what is left of the group; once it is gone, a
+        // pipe still open is held from outside it, as above.
+        const unwatch = this.#groups.watch(started.pid, () => {
+          unwatch();
+          void this.#closeEscaped(pumps, performance.now() + this.#drainLimit);
+        });
       }
       events.exit(status, groupAlive);
     });
@@ -299,9 +335,8 @@ export abstract class SpawnerBase implements Spawner {
   // waiting on a read (something outside the group holds the pipe) has its
   // partial line handed on now, before the exit is reported; one the log
   // holds back is left alone, to end in its own time.
-  async #drain(pumps: Pump[]): Promise<void> {
+  async #drain(pumps: Pump[], limit: number): Promise<void> {
     const done = Promise.all(pumps.map((p) => p.done));
-    const limit = performance.now() + this.#drainLimit;
     let grace = this.#drainGrace;
     while (grace > 0 && performance.now() < limit) {
       const from = performance.now();
@@ -311,9 +346,35 @@ export abstract class SpawnerBase implements Spawner {
     for (const pump of pumps) {
       if (pump.finished || pump.blocked) continue;
       pump.out.end();
-      // Reading goes on, but tend does not wait for it on its way out.
+      // Reading goes on (until #closeEscaped), but tend does not wait for
+      // it on its way out.
       this.#pumps.delete(pump);
     }
+  }
+
+  // Closes the pipes still open at `limit` (the drain limit after the
+  // group was found empty): what holds them is a process outside the
+  // group (a daemon that left it with setsid, a grandchild put in a group
+  // of its own), which may live for ever, and each such pipe would hold a
+  // file descriptor of tend's and a pending read as long as it lives.
+  // What the pipe holds is read first: a stream the log holds back is
+  // closed only once the log has taken its chunk and no more comes within
+  // a DRAIN_STEP, so no output that was there is cut. The writer gets
+  // EPIPE (or SIGPIPE) from then on.
+  async #closeEscaped(pumps: Pump[], limit: number): Promise<void> {
+    const done = Promise.all(pumps.map((p) => p.done));
+    if (await settleWithin(done, Math.max(0, limit - performance.now()))) return;
+    await Promise.all(pumps.map(async (pump) => {
+      let seen = -1;
+      while (!pump.finished) {
+        if (!pump.blocked && pump.chunks === seen) {
+          pump.cancel();
+          return;
+        }
+        seen = pump.blocked ? -1 : pump.chunks;
+        await settleWithin(pump.done, DRAIN_STEP);
+      }
+    }));
   }
 }
 

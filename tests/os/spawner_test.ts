@@ -479,6 +479,128 @@ spawnerTest(
   { reason: NO_PS },
 );
 
+/**
+ * How many file descriptors this process has open, counted from a child
+ * (Deno reads /proc itself only with --allow-all).
+ */
+async function openFds(): Promise<number> {
+  const ran = await run(DENO, ["sh", "-c", `ls /proc/${Deno.pid}/fd | wc -l`]);
+  return Number(ran.stdout);
+}
+
+spawnerTest(
+  "pipes held open by writers outside the group are closed at the drain limit: 50 such children leave no file descriptor behind",
+  async (kind) => {
+    // Regression (review finding 14): after the grace, reading went on for
+    // as long as the escaped writer lived, each such child holding two
+    // file descriptors of tend's (and a pending read) for ever.
+    const dir = await Deno.makeTempDir();
+    const spawner = kind.make({ drainGrace: 20, drainLimit: 300 });
+    const count = 50;
+    let exits = 0;
+    let ends = 0;
+    let late = "";
+    const before = await openFds();
+    try {
+      for (let i = 0; i < count; i++) {
+        const pidFile = `${dir}/${i}.pid`;
+        const events: ChildEvents = {
+          stdout: {
+            write: (chunk) => void (late += decoder.decode(chunk)),
+            end: () => void ends++,
+          },
+          stderr: { write: () => {}, end: () => void ends++ },
+          exit: () => void exits++,
+        };
+        spawner.spawn(
+          req({
+            argv: [
+              "sh",
+              "-c",
+              // The escapee keeps the leader's stdout and stderr; the leader
+              // exits once it has left the group.
+              `setsid sh -c 'echo $$ > ${pidFile}; exec sleep 60' & ` +
+              `while [ ! -s ${pidFile} ]; do sleep 0.01; done; echo gone`,
+            ],
+          }),
+          events,
+        );
+      }
+      await eventually("every exit", () => exits === count);
+      // The escapees live on (sleep 60); their pipes must not. Without the
+      // fix, 100 more stay open here (two a child) for as long as they live.
+      let extra = Infinity;
+      await eventually(
+        "tend's file descriptors back to their number before the children",
+        async () => (extra = await openFds() - before) < 10,
+        10_000,
+      ).catch(() => {
+        throw new Error(`${extra} more file descriptors open than before`);
+      });
+      // Each stream is ended once at the grace and once more when its pipe
+      // was closed (the stream's own end).
+      await eventually("every stream's own end", () => ends === 4 * count);
+      assert.equal(late, "gone\n".repeat(count));
+      await spawner.idle(1000);
+    } finally {
+      for (let i = 0; i < count; i++) {
+        const pid = Number(
+          await Deno.readTextFile(`${dir}/${i}.pid`).catch(() => "0"),
+        );
+        if (pid > 0) {
+          try {
+            Deno.kill(pid, "SIGKILL");
+          } catch {
+            // gone already
+          }
+        }
+      }
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+  { reason: NO_PS },
+);
+
+spawnerTest(
+  "a pipe held open by a writer outside the group is closed too when the group outlived its leader",
+  async (kind) => {
+    // The exit is reported at once (members live on); once the last member
+    // is gone, the escapee's pipe gets the same drain limit.
+    const dir = await Deno.makeTempDir();
+    const pidFile = `${dir}/outsider.pid`;
+    const spawner = kind.make({ drainGrace: 20, drainLimit: 300 });
+    let groupAlive: boolean | null = null;
+    const ended: string[] = [];
+    try {
+      spawner.spawn(
+        req({
+          argv: [
+            "sh",
+            "-c",
+            `sleep 0.3 & setsid sh -c 'echo $$ > ${pidFile}; exec sleep 60' & ` +
+            `while [ ! -s ${pidFile} ]; do sleep 0.01; done`,
+          ],
+        }),
+        {
+          stdout: { write: () => {}, end: () => void ended.push("stdout") },
+          stderr: { write: () => {}, end: () => void ended.push("stderr") },
+          exit: (_status, alive) => void (groupAlive = alive),
+        },
+      );
+      await eventually("the exit", () => groupAlive !== null);
+      assert.equal(groupAlive, true);
+      assert.deepEqual(ended, []);
+      await eventually("both pipes closed", () => ended.length === 2);
+      await spawner.idle(1000);
+    } finally {
+      const pid = Number(await Deno.readTextFile(pidFile).catch(() => "0"));
+      if (pid > 0) Deno.kill(pid, "SIGKILL");
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+  { reason: NO_PS },
+);
+
 spawnerTest("a child's stdin is /dev/null", async (kind) => {
   const result = await run(kind, [
     "sh",
