@@ -119,8 +119,9 @@ export interface SupervisorOptions {
   prober: Prober;
   /**
    * Makes the sockets for `notify` readiness probes, when a process first
-   * needs one; `null` when that cannot be done here (no FFI), and a
-   * `notify` probe then never passes. @default no sockets
+   * needs one; `null` or a throw (its message says why: no FFI, a folder it
+   * cannot write) when that cannot be done here, and a `notify` probe then
+   * never passes. @default no sockets
    */
   notifySockets?: () => ChildNotifySockets | null;
   /** Time source. */
@@ -541,11 +542,18 @@ export class Supervisor {
           return spawner.spawn(request, events);
         }
         if (this.#sockets === undefined) {
-          this.#sockets = make();
+          let why = "they need --allow-ffi";
+          try {
+            this.#sockets = make();
+          } catch (error) {
+            // Say what really failed (a full or read-only folder, not FFI).
+            this.#sockets = null;
+            why = error instanceof Error ? error.message : String(error);
+          }
           if (this.#sockets === null) {
             this.#log.log(
               "warn",
-              "notify probes need --allow-ffi (a socket per child): they never pass",
+              `notify probes get no socket per child (${why}): they never pass`,
             );
           }
         }

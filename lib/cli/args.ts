@@ -49,7 +49,13 @@ export function parse<T extends Options>(
   }
 }
 
-/** The options of `tend run`. */
+/**
+ * `-c FILE`, as the client commands take it, so that `tend run -c F` and
+ * `tend status -c F` read alike (the positional CONFIG works too).
+ */
+export const CONFIG_OPTION = { "config": { type: "string", short: "c" } } as const;
+
+/** `tend run`'s options, for {@linkcode parse}. */
 export const RUN_OPTIONS = {
   "threshold": { type: "string" },
   "kill-time": { type: "string" },
@@ -60,6 +66,7 @@ export const RUN_OPTIONS = {
   "color": { type: "string" },
   "subreaper": { type: "boolean" },
   "socket": { type: "string" },
+  ...CONFIG_OPTION,
   ...HELP_OPTION,
 } as const;
 
@@ -133,7 +140,12 @@ export const DEFAULT_CONFIG = "procs.yaml";
  */
 export function configFile(
   named: string | undefined,
+  flag?: string,
 ): { file: string; options: LoadOptions } {
+  if (named !== undefined && flag !== undefined) {
+    throw new UsageError("give the config file once: as CONFIG or as -c FILE");
+  }
+  named ??= flag;
   // Files are opened through libc where it can be had, not node:fs (see
   // os/files.ts).
   const open = nonBlockingOpener() ?? undefined;

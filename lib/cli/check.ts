@@ -9,12 +9,12 @@ import { formatDuration } from "../core/duration.ts";
 import { TIMING_KEYS } from "../core/spec.ts";
 import { describeProcess } from "../config/describe.ts";
 import { checkRuntime, formatProblem, loadConfig } from "../config/load.ts";
-import { configFile, HELP_OPTION, parse, UsageError } from "./args.ts";
+import { CONFIG_OPTION, configFile, HELP_OPTION, parse, UsageError } from "./args.ts";
 import { write } from "./console.ts";
 import { EXIT } from "./exit_codes.ts";
 
 /** The text of `tend check --help`. */
-export const CHECK_HELP = `Usage: tend check [CONFIG]
+export const CHECK_HELP = `Usage: tend check [CONFIG | -c FILE]
 
 Validates CONFIG (default ./procs.yaml) and lists each process with its
 settings resolved: defaults, \${VAR}s, the copies replicas makes, log
@@ -23,7 +23,8 @@ wrong. What would fail only when a process starts (a program not on
 PATH, a cwd that does not exist) is a warning on stderr, and the file is
 still valid.
 
-  -h, --help   this help
+  -c, --config FILE  CONFIG, as the other commands take it
+  -h, --help         this help
 
 Exit status: 0 valid (with warnings or not); 78 invalid; 64 bad usage;
 74 the listing could not be written (141: its reader had gone).
@@ -36,13 +37,13 @@ Exit status: 0 valid (with warnings or not); 78 invalid; 64 bad usage;
  * @throws {UsageError} for bad arguments
  */
 export async function check(args: string[]): Promise<number> {
-  const { positionals, values } = parse(args, HELP_OPTION);
+  const { positionals, values } = parse(args, { ...CONFIG_OPTION, ...HELP_OPTION });
   if (values.help) {
     write(Deno.stdout, CHECK_HELP);
     return EXIT.OK;
   }
   if (positionals.length > 1) throw new UsageError("check takes one config file");
-  const { file, options } = configFile(positionals[0]);
+  const { file, options } = configFile(positionals[0], values.config);
   const config = await loadConfig(file, options);
   // Valid, but what will fail at run time: said on stderr, with its place,
   // and the file is still valid (exit 0).

@@ -17,9 +17,9 @@ export const HELP =
   `tend ${VERSION}: keeps a set of named commands running (procmon for Deno)
 
 Usage:
-  tend run [CONFIG]                 run CONFIG (default ./procs.yaml)
+  tend run [CONFIG | -c FILE]       run CONFIG (default ./procs.yaml)
   tend run [FLAGS] -- CMD [ARG...]  run one command, named after CMD
-  tend check [CONFIG]               validate CONFIG, list each process
+  tend check [CONFIG | -c FILE]     validate CONFIG, list each process
   tend schema                       print the config file's JSON Schema
   tend --help | --version           also -h, -V and -v
 

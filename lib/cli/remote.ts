@@ -7,7 +7,7 @@
  * @module
  */
 
-import { resolve } from "../core/path.ts";
+import { isAbsolute, normalize, resolve } from "../core/path.ts";
 import { readSocketKey } from "../config/load.ts";
 import { nonBlockingOpener } from "../os/files.ts";
 import { ApiFailure, ControlClient, NoTendError } from "../control/client.ts";
@@ -80,13 +80,32 @@ export function userId(): number {
   return Deno.uid() ?? 0;
 }
 
-/** A config file's path as the socket is derived from it: resolved, symlinks too. */
-export async function canonicalFile(file: string): Promise<string> {
+/**
+ * The working directory as the shell shows it (`pwd -L`): `$PWD` when it is
+ * absolute and the same directory as Deno's (physical) one, else Deno's.
+ * So `cd /srv/app/current` (a symlink to a release) is /srv/app/current.
+ */
+export function logicalCwd(): string {
+  const physical = Deno.cwd();
+  const pwd = envVar("PWD");
+  if (pwd === undefined || !isAbsolute(pwd) || pwd === physical) return physical;
   try {
-    return await Deno.realPath(file);
+    const [a, b] = [Deno.statSync(pwd), Deno.statSync(physical)];
+    if (a.dev === b.dev && a.ino === b.ino && a.ino !== null) return normalize(pwd);
   } catch {
-    return resolve(Deno.cwd(), file);
+    // Gone or unreadable: the physical directory it is.
   }
+  return physical;
+}
+
+/**
+ * A config file's path as the socket is derived from it: absolute, from
+ * the logical working directory, symlinks kept. A deploy that points
+ * `/srv/app/current` at a new release keeps the same socket (and the same
+ * instance lock), where resolving symlinks would give every release its own.
+ */
+export function socketKeyFile(file: string): string {
+  return resolve(logicalCwd(), file);
 }
 
 /**
@@ -105,15 +124,15 @@ export async function clientSocket(
     env: envVar("TEND_SOCKET"),
     runtimeDir: envVar("XDG_RUNTIME_DIR"),
     uid: userId(),
-    cwd: Deno.cwd(),
+    cwd: logicalCwd(),
   };
   if (command !== null) {
-    return chooseSocket({ ...common, derive: { cwd: Deno.cwd(), argv: command } });
+    return chooseSocket({ ...common, derive: { cwd: logicalCwd(), argv: command } });
   }
   // As the loader does, a relative socket: is taken from the folder of the
-  // path as given; the derived socket hashes the path with symlinks resolved.
+  // path as given; the derived socket hashes the logical absolute path.
   const given = resolve(Deno.cwd(), values.config ?? "procs.yaml");
-  const file = await canonicalFile(given);
+  const file = socketKeyFile(values.config ?? "procs.yaml");
   // Opened through libc where it can be had, as the loader opens it.
   const socket = await readSocketKey(given, nonBlockingOpener() ?? undefined);
   return chooseSocket({

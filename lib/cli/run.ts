@@ -53,7 +53,7 @@ const OUTPUT_WAIT_MS = 2000;
 const LAST_WORDS_MS = 500;
 
 /** The text of `tend run --help`. */
-export const RUN_HELP = `Usage: tend run [FLAGS] [CONFIG]
+export const RUN_HELP = `Usage: tend run [FLAGS] [CONFIG | -c FILE]
        tend run [FLAGS] -- CMD [ARG...]
 
 Runs CONFIG (default ./procs.yaml) in the foreground until it is stopped,
@@ -74,6 +74,7 @@ Flags (they override the file, on every reload too):
   --socket PATH          the control socket (default: TEND_SOCKET, else
                          the file's socket:, else
                          \${XDG_RUNTIME_DIR:-/tmp}/tend-UID/HASH.sock)
+  -c, --config FILE      CONFIG, as the other commands take it
   -h, --help             this help
 
   S is seconds (0.5) or a number with a unit: 500ms, 5s, 2m, 1h.
@@ -119,7 +120,7 @@ export async function run(args: string[]): Promise<number> {
   let source: { file: string; options: LoadOptions } | null = null;
   let config: Config;
   if (dashes !== -1) {
-    if (positionals.length > 0) {
+    if (positionals.length > 0 || values.config !== undefined) {
       throw new UsageError("give either a config file or -- CMD, not both");
     }
     const argv = args.slice(dashes + 1);
@@ -135,7 +136,7 @@ export async function run(args: string[]): Promise<number> {
     };
   } else {
     if (positionals.length > 1) throw new UsageError("run takes one config file");
-    source = configFile(positionals[0]);
+    source = configFile(positionals[0], values.config);
     config = await loadConfig(source.file, source.options);
   }
   const problem = applyOverrides(config, flags);
@@ -231,13 +232,9 @@ async function supervise(
     load,
     spawner,
     prober: new DenoProber(),
-    notifySockets: () => {
-      try {
-        return NotifySockets.create("/tmp");
-      } catch {
-        return null; // no FFI: the supervisor says what that means
-      }
-    },
+    // Throws with the reason (no FFI, a full or read-only folder), which the
+    // supervisor logs. TMPDIR is honoured, as mkdtemp(3) users do.
+    notifySockets: () => NotifySockets.create(Deno.env.get("TMPDIR") || "/tmp"),
     clock: systemClock,
     log,
     signalNumber,

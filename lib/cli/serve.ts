@@ -24,7 +24,7 @@ import type { Supervisor } from "../supervisor.ts";
 import { write } from "./console.ts";
 import { EXIT } from "./exit_codes.ts";
 import { VERSION } from "./help.ts";
-import { canonicalFile, envVar, userId } from "./remote.ts";
+import { envVar, logicalCwd, socketKeyFile, userId } from "./remote.ts";
 
 /** The control plane of one `tend run`, from the lock to the last request. */
 export interface ControlPlane {
@@ -61,6 +61,7 @@ export async function claimControl(target: RunTarget): Promise<ControlPlane | nu
   let server: ControlServer;
   let api: ControlApi | null = null;
   let failed: ((error: unknown) => void) | null = null;
+  let recovered: (() => void) | null = null;
   let socket: SocketChoice;
   try {
     const uid = userId();
@@ -69,15 +70,15 @@ export async function claimControl(target: RunTarget): Promise<ControlPlane | nu
       env: envVar("TEND_SOCKET"),
       runtimeDir: envVar("XDG_RUNTIME_DIR"),
       uid,
-      cwd: Deno.cwd(),
+      cwd: logicalCwd(),
     };
     if (target.file === null) {
       socket = chooseSocket({
         ...common,
-        derive: { cwd: Deno.cwd(), argv: target.argv ?? [] },
+        derive: { cwd: logicalCwd(), argv: target.argv ?? [] },
       });
     } else {
-      const file = await canonicalFile(target.file);
+      const file = socketKeyFile(target.file);
       socket = chooseSocket({
         ...common,
         config: target.config.socket === undefined
@@ -97,6 +98,7 @@ export async function claimControl(target: RunTarget): Promise<ControlPlane | nu
             : api.handle(request),
         beforeClose: () => api?.close(),
         onFailure: (error) => failed?.(error),
+        onRecovered: () => recovered?.(),
       });
     } catch (error) {
       instance.release();
@@ -128,7 +130,12 @@ export async function claimControl(target: RunTarget): Promise<ControlPlane | nu
         socket: socket.path,
       });
       failed = (error) =>
-        log.log("error", `the control socket ${socket.path} stopped working: ${error}`);
+        log.log(
+          "error",
+          `the control socket ${socket.path} stopped working (${error}); listening again`,
+        );
+      recovered = () =>
+        log.log("info", `the control socket ${socket.path} works again`);
       log.log("info", `control socket ${socket.path} (${socket.how})`, {
         socket: socket.path,
         directory: dirname(socket.path),

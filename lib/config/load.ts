@@ -733,7 +733,7 @@ function build(
         setOwn(byFileName, key, processes[instance.name]!);
       }
     }
-    checkDependencies(c, read.entry, byFileName);
+    checkDependencies(c, read.entry, byFileName, copies);
   }
   expandReplicaDependencies(processes, copies);
   checkLogFiles(

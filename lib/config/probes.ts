@@ -20,7 +20,12 @@
 import { isMap, isScalar, isSeq, type YAMLMap } from "./yaml_package.ts";
 import { formatDuration, parseDuration } from "../core/duration.ts";
 import { findCycles, formatCycle } from "../core/deps.ts";
-import { describeCheck, isEventDriven, type ProbeRole } from "../core/probes.ts";
+import {
+  describeCheck,
+  isEventDriven,
+  linearRegExp,
+  type ProbeRole,
+} from "../core/probes.ts";
 import {
   type DependencyCondition,
   type ProbeCheck,
@@ -278,6 +283,12 @@ function readHostPort(entry: Entry, report: Report): ProbeCheck | undefined {
   return { kind: "tcp", host, port };
 }
 
+/** V8's reason for refusing a pattern, without the pattern repeated. */
+function whyNot(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error))
+    .replace(/^Invalid regular expression: \/.*\/[a-z]*: /s, "");
+}
+
 function readPattern(entry: Entry, report: Report): ProbeCheck | undefined {
   const pattern = scalarText(entry.value);
   if (pattern === undefined || pattern === "") {
@@ -292,9 +303,23 @@ function readPattern(entry: Entry, report: Report): ProbeCheck | undefined {
     new RegExp(pattern);
   } catch (error) {
     // V8 says "Invalid regular expression: /(/: Unterminated group".
-    const why = (error instanceof Error ? error.message : String(error))
-      .replace(/^Invalid regular expression: \/.*\/[a-z]*: /s, "");
-    report(entry.at, entry.path, `is not a valid regular expression: ${why}`);
+    report(entry.at, entry.path, `is not a valid regular expression: ${whyNot(error)}`);
+    return undefined;
+  }
+  try {
+    // Every line a child prints is matched: only linear-time patterns, so no
+    // line can make tend backtrack for ever.
+    linearRegExp(pattern);
+  } catch (error) {
+    const why = whyNot(error);
+    report(
+      entry.at,
+      entry.path,
+      why === "Cannot be executed in linear time"
+        ? "cannot be matched in linear time (back-references and lookarounds " +
+          "are not allowed: a child's line could make it run for ever)"
+        : why,
+    );
     return undefined;
   }
   return { kind: "log", pattern };
@@ -419,14 +444,25 @@ interface Written {
  * ring in file order), `ready` on a process without a `ready:` probe, and
  * `done` on a process that restarts always (it is never done).
  *
+ * A dependency may name one copy of a replicated process (`web.2`), as
+ * well as the whole of it (`web`: every copy).
+ *
  * @param processes the `processes:` entry of the file
- * @param specs the processes that were read without problems
+ * @param specs the processes that were read without problems, by file name
+ * @param copies the copies' names of each replicated process, by file name
  */
 export function checkDependencies(
   c: Checker,
   processes: Entry,
   specs: Readonly<Record<string, ProcessSpec>>,
+  copies: ReadonlyMap<string, readonly string[]> = new Map(),
 ): void {
+  // A copy's name stands for its process as written (`web.2` is `web`).
+  const fileNameOf = new Map<string, string>();
+  for (const [name, names] of copies) {
+    for (const copy of names) fileNameOf.set(copy, name);
+  }
+  const target = (dep: string) => written.has(dep) ? dep : fileNameOf.get(dep) ?? dep;
   if (!isMap(processes.value)) return;
   const written = new Map<string, Written>();
   for (const pair of processes.value.items) {
@@ -439,13 +475,14 @@ export function checkDependencies(
       deps: placesOf(c, map, [...processes.path, name, "dependsOn"]),
     });
   }
-  const names = [...written.keys()];
+  const names = [...written.keys(), ...fileNameOf.keys()];
   for (const [name, spec] of Object.entries(specs)) {
     const places = written.get(name)?.deps;
     if (spec.dependsOn === undefined || places === undefined) continue;
-    for (const [dep, condition] of Object.entries(spec.dependsOn)) {
-      const place = places.get(dep);
+    for (const [named, condition] of Object.entries(spec.dependsOn)) {
+      const place = places.get(named);
       if (place === undefined) continue;
+      const dep = target(named);
       const other = written.get(dep);
       if (other === undefined) {
         const guess = suggest(dep, names.filter((n) => n !== name));
@@ -458,7 +495,7 @@ export function checkDependencies(
           place.at,
           place.path,
           `${
-            quote(dep)
+            quote(named)
           } has no ready probe, so it is never ready; give it one, or use started`,
         );
       }
@@ -469,7 +506,7 @@ export function checkDependencies(
           c.report(
             place.at,
             place.path,
-            `${quote(dep)} has restart: always${how}, so it is never done; ` +
+            `${quote(named)} has restart: always${how}, so it is never done; ` +
               "give it restart: on-failure or never",
           );
         }
@@ -477,11 +514,19 @@ export function checkDependencies(
     }
   }
   const graph = new Map(
-    Object.entries(specs).map(([name, spec]) => [name, spec.dependsOn ?? {}]),
+    Object.entries(specs).map(([name, spec]) => [
+      name,
+      Object.fromEntries(
+        Object.entries(spec.dependsOn ?? {}).map(([dep, how]) => [target(dep), how]),
+      ),
+    ]),
   );
   for (const cycle of findCycles(graph)) {
     const [first, next = first] = [cycle[0]!, cycle[1]];
-    const place = written.get(first)?.deps.get(next!);
+    const deps = written.get(first)?.deps;
+    const place = deps === undefined
+      ? undefined
+      : [...deps].find(([dep]) => target(dep) === next)?.[1];
     if (place === undefined) continue;
     c.report(
       place.keyAt,

@@ -378,23 +378,98 @@ export interface ListenOptions {
   handler: (request: Request) => Promise<Response>;
   /** Called first by {@linkcode ControlServer.close}: end open streams. */
   beforeClose?: () => void;
-  /** Called when the listener fails for good (it is then gone). */
+  /**
+   * Called when the listener fails (Deno's server ends on an `accept` error
+   * such as EMFILE, and takes the socket file with it); `listen` binds
+   * again after a back-off, until that works.
+   */
   onFailure?: (error: unknown) => void;
+  /** Called when the socket works again after a failure. */
+  onRecovered?: () => void;
+  /**
+   * Waits before each new bind after a failure, the last repeated.
+   * @default [100, 200, 500, 1000, 2000, 5000] (ms)
+   */
+  retryDelays?: readonly number[];
   /** Longest wait for requests in flight at close. @default 2000 */
   graceMs?: number;
 }
 
+const RETRY_DELAYS = [100, 200, 500, 1000, 2000, 5000] as const;
+
 /**
- * Listens on the instance's socket, mode 0600 from its first moment.
+ * Listens on the instance's socket, mode 0600 from its first moment. When
+ * the listener dies (an `accept` that fails with EMFILE when tend's
+ * children or clients hold every descriptor), it listens again after a
+ * back-off: the control plane comes back once descriptors are free, rather
+ * than being gone for the rest of the run.
  *
  * @throws {SocketError} when the socket cannot be bound
  */
 export function listen(instance: Instance, options: ListenOptions): ControlServer {
   const path = instance.socket.path;
+  const delays = options.retryDelays ?? RETRY_DELAYS;
+  let server = bind(instance, options.handler);
+  let closed = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const rebind = (attempt: number) => {
+    timer = setTimeout(() => {
+      timer = undefined;
+      if (closed) return;
+      try {
+        // The instance lock is held, so a file at the path is ours, from
+        // the server that died.
+        removeStaleSocket(path);
+        server = bind(instance, options.handler);
+      } catch {
+        rebind(attempt + 1);
+        return;
+      }
+      watch(server);
+      options.onRecovered?.();
+    }, delays[Math.min(attempt, delays.length - 1)] ?? 1000);
+  };
+  const watch = (watched: Deno.HttpServer<Deno.UnixAddr>) => {
+    const ended = (error: unknown) => {
+      if (closed || watched !== server) return;
+      options.onFailure?.(error);
+      rebind(0);
+    };
+    watched.finished.then(
+      () => ended(new Error("the listener ended")),
+      ended,
+    );
+  };
+  watch(server);
+  return {
+    path,
+    async close() {
+      if (closed) return;
+      closed = true;
+      clearTimeout(timer);
+      options.beforeClose?.();
+      let wait: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        server.shutdown().catch(() => {}),
+        new Promise<void>((resolve) =>
+          wait = setTimeout(resolve, options.graceMs ?? 2000)
+        ),
+      ]);
+      clearTimeout(wait);
+    },
+  };
+}
+
+// Binds the socket with mode 0600 from its first moment (umask, then chmod).
+function bind(
+  instance: Instance,
+  handler: (request: Request) => Promise<Response>,
+): Deno.HttpServer<Deno.UnixAddr> {
+  const path = instance.socket.path;
   let server: Deno.HttpServer<Deno.UnixAddr>;
   const umask = setUmask(0o177);
   try {
-    server = Deno.serve({ path, onListen: () => {} }, options.handler);
+    server = Deno.serve({ path, onListen: () => {} }, handler);
   } catch (error) {
     throw new SocketError(
       `cannot listen on ${path} (${instance.socket.how}): ${reason(error)}`,
@@ -408,26 +483,17 @@ export function listen(instance: Instance, options: ListenOptions): ControlServe
     void server.shutdown();
     throw new SocketError(`cannot make ${path} private (chmod 600): ${reason(error)}`);
   }
-  let closed = false;
-  server.finished.catch((error) => {
-    if (!closed) options.onFailure?.(error);
-  });
-  return {
-    path,
-    async close() {
-      if (closed) return;
-      closed = true;
-      options.beforeClose?.();
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([
-        server.shutdown().catch(() => {}),
-        new Promise<void>((resolve) =>
-          timer = setTimeout(resolve, options.graceMs ?? 2000)
-        ),
-      ]);
-      clearTimeout(timer);
-    },
-  };
+  return server;
+}
+
+// Removes a socket left at `path`; anything else there is left for bind to
+// refuse.
+function removeStaleSocket(path: string): void {
+  try {
+    if (Deno.lstatSync(path).isSocket) Deno.removeSync(path);
+  } catch {
+    // Gone already (Deno removes it when its server ends).
+  }
 }
 
 // Sets the process's umask, returning the old one, or null when tend may

@@ -49,6 +49,41 @@ import {
   resolveProbe,
 } from "./spec.ts";
 
+/**
+ * Whether V8's linear-time regular expression engine is on (Deno's
+ * `--v8-flags=--enable-experimental-regexp-engine`, which tend's tasks pass).
+ */
+export const LINEAR_REGEXP: boolean = (() => {
+  try {
+    new RegExp("", "l");
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+/**
+ * Compiles a log probe's pattern for V8's linear-time engine (flag `l`), so
+ * no line a child prints can make a match backtrack for ever (ReDoS): the
+ * pattern is a child-facing hostile surface, matched against every line.
+ * Throws a SyntaxError when the engine is off or the pattern needs
+ * backtracking (back-references, lookarounds).
+ *
+ * @example
+ * ```ts ignore
+ * linearRegExp("listening on \\d+").test("listening on 80"); // true
+ * ```
+ */
+export function linearRegExp(pattern: string): RegExp {
+  if (!LINEAR_REGEXP) {
+    throw new SyntaxError(
+      "log probes need V8's linear-time regular expressions: run tend with " +
+        "--v8-flags=--enable-experimental-regexp-engine (tend's tasks do)",
+    );
+  }
+  return new RegExp(pattern, "l");
+}
+
 /** Which probe of a process: readiness (`ready:`) or liveness (`alive:`). */
 export type ProbeRole = "ready" | "alive";
 
@@ -208,7 +243,7 @@ export class ProbeRunner {
     this.#passing = this.role === "alive";
     if (check.kind === "log") {
       try {
-        this.#pattern = new RegExp(check.pattern);
+        this.#pattern = linearRegExp(check.pattern);
       } catch {
         // The config checks patterns; one that slipped through never matches.
         this.#pattern = null;

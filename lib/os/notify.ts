@@ -530,8 +530,10 @@ export class NotifyListener {
       if (L.chown(file, options.owner.uid, options.owner.gid) !== 0) {
         throw fail("chown");
       }
-      if (L.chmod(file, 0o600) !== 0) throw fail("chmod");
     }
+    // 0600 whatever tend's umask (0 is common as PID 1): only the child's
+    // user may send, even when the folder is searchable for a user: child.
+    if (L.chmod(file, 0o600) !== 0) throw fail("chmod");
     setIntOption(fd, SO_PASSCRED, 1);
     setIntOption(fd, SO_RCVBUF, 1 << 20);
     const iov = new DataView(this.#iov.buffer);

@@ -21,9 +21,12 @@ export const EXAMPLE = fileURLToPath(
   new URL("../../procs.example.yaml", import.meta.url),
 );
 
-/** The permission flags of the `start` task, so tend runs as users run it. */
+/**
+ * The permission and V8 flags of the `start` task, so tend runs as users run
+ * it (the V8 flag gives log probes their linear-time regular expressions).
+ */
 export const PERMISSIONS = denoJson.tasks.start.split(/\s+/).filter((arg) =>
-  arg.startsWith("--allow-")
+  arg.startsWith("--allow-") || arg.startsWith("--v8-flags=")
 );
 
 /** A child that says it is up, then sleeps until it is stopped. */

@@ -157,3 +157,40 @@ Deno.test("a client given a FIFO or /dev/zero as its config answers at once, wit
     assert.equal(out.code, 69, `${config}: ${out.stderr}`);
   }
 });
+
+Deno.test("a deploy that repoints a symlinked release folder keeps one instance and one socket", async () => {
+  // Regression: the socket was hashed from the config's path with symlinks
+  // resolved, so once /srv/app/current pointed at a new release, clients
+  // could not find the running tend and a second one could start.
+  await using dir = await tempDir();
+  const config = yaml({
+    processes: { a: { cmd: ["sh", "-c", "echo up; exec sleep 1000"] } },
+  });
+  for (const release of ["1", "2"]) {
+    await Deno.mkdir(join(dir.path, "releases", release), { recursive: true });
+    await Deno.writeTextFile(join(dir.path, "releases", release, "procs.yaml"), config);
+  }
+  const current = join(dir.path, "current");
+  await Deno.symlink(join(dir.path, "releases", "1"), current);
+  // Started as a shell would after `cd current`: PWD is the logical path.
+  await using t = tend(["run", "--log-format", "json", "-c", "procs.yaml"], {
+    cwd: current,
+    env: { PWD: current, XDG_RUNTIME_DIR: dir.path },
+  });
+  await t.said("a", "up");
+  await Deno.remove(current);
+  await Deno.symlink(join(dir.path, "releases", "2"), current);
+  const status = await client(
+    ["status", "-c", join(current, "procs.yaml")],
+    { XDG_RUNTIME_DIR: dir.path },
+  );
+  assert.equal(status.code, 0, status.stderr);
+  assert.match(status.stdout, /^a\s+RUNNING/m);
+  const second = await client(["run", "-c", "procs.yaml"], {
+    PWD: current,
+    XDG_RUNTIME_DIR: dir.path,
+  }, current);
+  assert.equal(second.code, 75, `the instance lock holds: ${second.stderr}`);
+  t.signal("SIGTERM");
+  assert.equal(await t.exit(), 0);
+});

@@ -22,7 +22,7 @@ import {
   readLines,
   SLEEPER,
   tempDir,
-  type Tend,
+  Tend,
   tend,
   TIMEOUT,
   yaml,
@@ -906,3 +906,69 @@ Deno.test(
     assert.equal(await t.exit(), 0, t.transcript());
   },
 );
+
+Deno.test("when every descriptor is taken the control socket stops, and it listens again once they are free", async () => {
+  // Regression: an accept that failed with EMFILE ended Deno's server and
+  // took the socket file with it, so the control plane was gone for the
+  // rest of the run while supervision went on.
+  await using dir = await tempDir();
+  const file = await dir.write(
+    "procs.yaml",
+    yaml({ processes: { a: { cmd: SLEEPER } } }),
+  );
+  const prlimit = await new Deno.Command("sh", { args: ["-c", "command -v prlimit"] })
+    .output();
+  assert.ok(prlimit.success, "prlimit (util-linux) is needed");
+  await using t = new Tend(
+    new Deno.Command("prlimit", {
+      args: [
+        "--nofile=80:80",
+        Deno.execPath(),
+        "run",
+        ...PERMISSIONS,
+        MAIN,
+        "run",
+        "--log-format",
+        "json",
+        file,
+      ],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      detached: true,
+    }),
+  );
+  await t.said("a", "ready");
+  const path = await socketOf(file);
+  const held: Deno.UnixConn[] = [];
+  try {
+    // Take every descriptor tend has left (bounded: the limit is 80).
+    for (
+      let i = 0;
+      i < 200 && !t.records.some((r) => /stopped working/.test(r.message));
+      i++
+    ) {
+      try {
+        held.push(await Deno.connect({ transport: "unix", path }));
+      } catch {
+        break; // the socket file is gone: the server died
+      }
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await eventually(
+      "the failure is logged",
+      () => t.records.some((r) => /stopped working/.test(r.message)),
+    );
+  } finally {
+    for (const conn of held) conn.close();
+  }
+  await eventually(
+    "it listens again",
+    () => t.records.some((r) => /works again/.test(r.message)),
+  );
+  const status = await ctl(["status", "-c", file]);
+  assert.equal(status.code, 0, show(status));
+  assert.match(status.stdout, /^a\s+RUNNING/m);
+  t.signal("SIGTERM");
+  assert.equal(await t.exit(), 0);
+});

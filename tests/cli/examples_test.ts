@@ -63,14 +63,19 @@ Deno.test(
 
 Deno.test("the unit and the Dockerfile run tend with the start task's permissions", async () => {
   const fromUnit = execStart(await Deno.readTextFile(UNIT));
-  assert.deepEqual(fromUnit.filter((a) => a.startsWith("--allow-")), PERMISSIONS);
+  const flags = (a: string) => a.startsWith("--allow-") || a.startsWith("--v8-flags=");
+  assert.deepEqual(fromUnit.filter(flags), PERMISSIONS);
   assert.ok(fromUnit.includes("--subreaper"));
   const dockerfile = await Deno.readTextFile(DOCKERFILE);
   const entrypoint = dockerfile.match(/^ENTRYPOINT (\[.*\])$/m)?.[1];
   assert.ok(entrypoint, "the Dockerfile has an exec-form ENTRYPOINT");
   const argv = JSON.parse(entrypoint) as string[];
-  assert.deepEqual(argv.filter((a) => a.startsWith("--allow-")), PERMISSIONS);
+  assert.deepEqual(argv.filter(flags), PERMISSIONS);
   assert.ok(PERMISSIONS.includes("--allow-ffi"), "reaping and sd_notify need it");
+  assert.ok(
+    PERMISSIONS.includes("--v8-flags=--enable-experimental-regexp-engine"),
+    "log probes need the linear-time engine",
+  );
 });
 
 Deno.test("the Dockerfile installs the Deno that CI uses, from npm, and caches by the lock file", async () => {

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { NO_PS, only } from "../_fakes/proc.ts";
-import { assertNothingLeft, tempDir, tend, yaml } from "../_fakes/tend.ts";
+import { assertNothingLeft, MAIN, tempDir, tend, yaml } from "../_fakes/tend.ts";
 
 const SERVER = fileURLToPath(
   new URL("../../examples/health/server.py", import.meta.url),
@@ -295,4 +295,55 @@ Deno.test("ready by notify: a child that sends READY=1 to its NOTIFY_SOCKET gate
   await t.said("plain", "socket=none");
   t.signal("SIGTERM");
   assert.equal(await t.exit(), 0);
+});
+
+Deno.test("a line built to make a log pattern backtrack for ever is matched in linear time", async () => {
+  // Regression: patterns ran on V8's backtracking engine, so a child printing
+  // 30,000 a's and a "!" against ^(a+)+$ froze tend (2^30000 steps): no
+  // record, no signal answered, no other child supervised.
+  await using dir = await tempDir();
+  const file = await dir.write(
+    "procs.yaml",
+    yaml({
+      processes: {
+        evil: {
+          cmd: [
+            "sh",
+            "-c",
+            `printf '%30000s!\\n' '' | tr ' ' a; echo done; exec sleep 1000`,
+          ],
+          ready: { log: "^(a+)+$|^done$" },
+        },
+        after: {
+          cmd: ["sh", "-c", "echo up; exec sleep 1000"],
+          dependsOn: { evil: "ready" },
+        },
+      },
+    }),
+  );
+  await using t = tend(["run", "--log-format", "json", file]);
+  await t.said("after", "up");
+  assert.ok(indexOf(t, "evil", "ready") !== -1, t.transcript());
+  t.signal("SIGTERM");
+  assert.equal(await t.exit(), 0);
+});
+
+Deno.test("without the linear regular-expression engine, a log probe is a config error that says how to run", async () => {
+  await using dir = await tempDir();
+  const file = await dir.write(
+    "procs.yaml",
+    yaml({ processes: { a: { cmd: ["true"], ready: { log: "up" } } } }),
+  );
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, "check", file],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stderr) +
+    new TextDecoder().decode(out.stdout);
+  assert.notEqual(out.code, 0, text);
+  assert.match(
+    text,
+    /procs\.yaml:\d+:\d+: processes\.a\.ready\.log: .*--v8-flags=--enable-experimental-regexp-engine/,
+  );
 });

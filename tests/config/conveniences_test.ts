@@ -620,3 +620,24 @@ Deno.test("merges that would bring in more than MAX_MERGED_KEYS keys stop with o
     found.join("\n"),
   );
 });
+
+Deno.test("a dependency may name one copy of a replicated process, checked like its process", () => {
+  // Regression: `dependsOn: {web.2: ...}` was an unknown process.
+  const { processes } = parse(yaml(
+    "processes:",
+    "  web: {cmd: [web], replicas: 2, ready: {tcp: 8000}}",
+    "  one: {cmd: [x], dependsOn: {web.2: ready}}",
+  ));
+  assert.deepEqual(processes.one?.dependsOn, { "web.2": "ready" });
+  assert.deepEqual(
+    problems(yaml(
+      "processes:",
+      "  web: {cmd: [web], replicas: 2}",
+      "  one: {cmd: [x], dependsOn: {web.2: ready, web.3: started}}",
+    )),
+    [
+      'procs.yaml:3:38: processes.one.dependsOn["web.2"]: "web.2" has no ready probe, so it is never ready; give it one, or use started',
+      'procs.yaml:3:45: processes.one.dependsOn["web.3"]: unknown process "web.3" (did you mean "web.1"?)',
+    ],
+  );
+});

@@ -658,3 +658,18 @@ Deno.test("describeProcess() lists each process's probes and dependencies, resol
     "  dependsOn:       api: started",
   ]);
 });
+
+Deno.test("log must run in linear time: back-references and lookarounds are refused", () => {
+  assert.deepEqual(
+    problems(yaml(
+      "processes:",
+      "  a: {cmd: [x], ready: {log: '(a)\\1'}}",
+      "  b: {cmd: [x], ready: {log: 'up(?=!)'}}",
+      "  c: {cmd: [x], ready: {log: '^(a+)+$'}}",
+    )),
+    [
+      "procs.yaml:2:30: processes.a.ready.log: cannot be matched in linear time (back-references and lookarounds are not allowed: a child's line could make it run for ever)",
+      "procs.yaml:3:30: processes.b.ready.log: cannot be matched in linear time (back-references and lookarounds are not allowed: a child's line could make it run for ever)",
+    ],
+  );
+});

@@ -339,6 +339,20 @@ Deno.test("NotifySockets: a private 0700 directory, sockets given to their child
   assert.throws(() => sockets.listen(() => {}), /closed/);
 });
 
+Deno.test("a notify socket is 0600 whatever the umask, even in a folder a user: child can search", () => {
+  // Regression: without an owner the mode came from tend's umask, and under
+  // umask 0 (common as PID 1) any user could send READY=1 for a child.
+  const before = Deno.umask(0);
+  const sockets = NotifySockets.create();
+  try {
+    const a = sockets.listen(() => {});
+    assert.equal(Deno.statSync(a.path).mode! & 0o777, 0o600);
+  } finally {
+    Deno.umask(before);
+    sockets.close();
+  }
+});
+
 Deno.test("the receive side does not spin: an open socket wakes its poller once in 5 s or less", async () => {
   const sockets = NotifySockets.create();
   try {
