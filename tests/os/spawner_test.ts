@@ -364,7 +364,9 @@ spawnerTest(
       const { spawner, calls, release, exited } = heldOutput(
         kind,
         "printf AAA; sleep 0.1; printf 'BBB\\n'",
-        { drainGrace: 20, drainLimit: 60_000 },
+        // A grace long enough that a loaded machine's slow read cannot end
+        // the drain before the stream's end.
+        { drainGrace: 1000, drainLimit: 60_000 },
       );
       if (leaveFirst) spawner.leaving();
       else {
@@ -390,11 +392,13 @@ spawnerTest(
   async (kind) => {
     // 60 KB: the pipe takes it all, so the child exits with the log still
     // holding its first chunk back. Reads of 4 KiB: the bound is leaveBytes
-    // and one read.
+    // and one read. The grace outlasts the limit, so that the exit comes at
+    // the limit however slowly a loaded machine reads (with a grace of
+    // 20 ms, a pause between two reads ended the drain early).
     const { spawner, calls, release, exited } = heldOutput(
       kind,
       "head -c 60000 /dev/zero",
-      { drainGrace: 20, drainLimit: 300, leaveBytes: 10_000, readSize: 4096 },
+      { drainGrace: 5000, drainLimit: 1000, leaveBytes: 10_000, readSize: 4096 },
     );
     spawner.leaving();
     await exited; // at the drain limit: the rest is held back again
