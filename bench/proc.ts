@@ -158,6 +158,27 @@ export function procMemory(pid: number): { rssKb: number; hwmKb: number } | null
   return { rssKb: Number(rss[1]), hwmKb: Number(hwm[1]) };
 }
 
+/**
+ * A process's own memory, from `/proc/<pid>/smaps_rollup`, in KiB; null
+ * when gone. `privateKb` (Private_Clean + Private_Dirty) is what no other
+ * process shares, `pssKb` its share of everything it maps. VmRSS counts
+ * the deno binary's code pages in full although every Deno process shares
+ * them (the benchmark itself is one): most of a Deno process's VmRSS.
+ */
+export function procPrivate(pid: number): { privateKb: number; pssKb: number } | null {
+  const text = readText(`/proc/${pid}/smaps_rollup`);
+  if (text === null) return null;
+  const field = (name: string) =>
+    Number(new RegExp(`^${name}:\\s+(\\d+) kB`, "m").exec(text)?.[1]);
+  const clean = field("Private_Clean");
+  const dirty = field("Private_Dirty");
+  const pss = field("Pss");
+  if (!Number.isFinite(clean) || !Number.isFinite(dirty) || !Number.isFinite(pss)) {
+    return null;
+  }
+  return { privateKb: clean + dirty, pssKb: pss };
+}
+
 /** Lists the thread ids of a process. */
 function tasks(pid: number): string[] {
   try {

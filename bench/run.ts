@@ -207,9 +207,10 @@ async function main(): Promise<number> {
         const label = `${scenario.id} run ${run}/${sizes.runs} ${system.id}`;
         const figures = await runOne(scenario, system, sizes, notes, label);
         progress(`${label}: ${show(figures)}`);
+        // At the run's index, so that ratios pair the runs of two systems.
         for (const [id, value] of Object.entries(figures)) {
           results[id] ??= {};
-          (results[id]![system.id] ??= []).push(value);
+          (results[id]![system.id] ??= [])[run - 1] = value;
         }
       }
     }

@@ -40,6 +40,8 @@ export class Sampler {
   lastGrowth = -1;
   #history = new Map<string, History>();
   #last = new Map<string, number>();
+  // When the CPU time grew: ms since start, and the ticks from then on.
+  #cpu: { t: number[]; ticks: number[] } = { t: [], ticks: [] };
 
   constructor(proc: Spawned, files: string[]) {
     this.proc = proc;
@@ -84,7 +86,11 @@ export class Sampler {
       const mem = procMemory(this.proc.pid);
       if (mem && mem.hwmKb > this.hwmKb) this.hwmKb = mem.hwmKb;
       const stat = procStat(this.proc.pid);
-      if (stat && stat.cpuTicks > this.cpuTicks) this.cpuTicks = stat.cpuTicks;
+      if (stat && stat.cpuTicks > this.cpuTicks) {
+        this.cpuTicks = stat.cpuTicks;
+        this.#cpu.t.push(t);
+        this.#cpu.ticks.push(stat.cpuTicks);
+      }
       if (withChildren) {
         this.children = childPids(this.proc.pid).length;
         if (this.children > this.childrenMax) this.childrenMax = this.children;
@@ -106,6 +112,21 @@ export class Sampler {
       if (this.elapsed() > timeoutMs) return true;
       await sleep(1);
     }
+  }
+
+  /**
+   * The CPU time (ticks) the supervisor had used at `t` ms since start, as
+   * last sampled by then (0 before any sample).
+   */
+  cpuAt(t: number): number {
+    const { t: times, ticks } = this.#cpu;
+    let lo = 0, hi = times.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (times[mid]! <= t) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo === 0 ? 0 : ticks[lo - 1]!;
   }
 
   /**

@@ -15,8 +15,23 @@ import denoJson from "../deno.json" with { type: "json" };
 import { type Spawned, spawnSession } from "./proc.ts";
 import { type Shape, shape } from "./verify.ts";
 
-/** The systems, in table order. */
-export const SYSTEM_IDS = ["tend", "raw", "supervisord", "procmon", "pm2"] as const;
+/**
+ * The systems, in table order. `tend` starts its children with its FFI
+ * spawner (`posix_spawn`), as `tend run` does where it may; `tend-cmd` is
+ * the same tend with `TEND_SPAWNER=deno`, its `Deno.Command` fallback, in
+ * the scenarios where the spawner makes a difference.
+ */
+export const SYSTEM_IDS = [
+  "tend",
+  "tend-cmd",
+  "raw",
+  "supervisord",
+  "procmon",
+  "pm2",
+] as const;
+
+/** The tend systems, whose figures are checked against the targets. */
+export const TEND_IDS: readonly SystemId[] = ["tend", "tend-cmd"];
 
 /** One of {@linkcode SYSTEM_IDS}. */
 export type SystemId = typeof SYSTEM_IDS[number];
@@ -104,9 +119,9 @@ function perChild(spec: LaunchSpec, file: (name: string) => string) {
 
 // --- tend -----------------------------------------------------------------
 
-const tend = (version: string): System => ({
-  id: "tend",
-  version,
+const tend = (version: string, id: "tend" | "tend-cmd"): System => ({
+  id,
+  version: `${version}${id === "tend" ? ", FFI spawner" : ", Deno.Command spawner"}`,
   json: true,
   launch(dir, spec) {
     const config = {
@@ -127,7 +142,12 @@ const tend = (version: string): System => ({
       "run",
       ...(spec.json ? ["--log-format", "json"] : []),
       `${dir}/tend.yaml`,
-    ], { stdout: out, stderr: `${dir}/tend.err`, cwd: dir });
+    ], {
+      stdout: out,
+      stderr: `${dir}/tend.err`,
+      cwd: dir,
+      env: { TEND_SPAWNER: id === "tend" ? "ffi" : "deno" },
+    });
     return {
       proc,
       outputs: perChild(spec, () => out),
@@ -348,7 +368,8 @@ export async function detect(): Promise<{ found: System[]; missing: Missing[] }>
   const found: System[] = [];
   const missing: Missing[] = [];
   const deno = (await output(["deno", "--version"]))?.split("\n")[0] ?? "deno";
-  found.push(tend(`tend ${denoJson.version} (${deno})`), raw);
+  const version = `tend ${denoJson.version} (${deno})`;
+  found.push(tend(version, "tend"), tend(version, "tend-cmd"), raw);
 
   const sup = await output(["supervisord", "--version"]);
   if (sup) found.push(supervisord(`supervisord ${sup}`));

@@ -10,6 +10,7 @@ import { parseDuration } from "../core/duration.ts";
 import { RESTART_POLICIES, type RestartPolicy, type Timing } from "../core/spec.ts";
 import { type ListenAddress, parseListen } from "../config/http.ts";
 import type { LoadOptions } from "../config/load.ts";
+import { nonBlockingOpener } from "../os/files.ts";
 import type { Overrides } from "../config/overrides.ts";
 import type { LogFormat } from "../output/log.ts";
 
@@ -157,7 +158,10 @@ export function configFile(
     throw new UsageError("give the config file once: as CONFIG or as -c FILE");
   }
   named ??= flag;
-  if (named !== undefined) return { file: named, options: {} };
+  // Files are opened through libc where it can be had, not node:fs (see
+  // os/files.ts).
+  const open = nonBlockingOpener() ?? undefined;
+  if (named !== undefined) return { file: named, options: { open } };
   const missing = `no ${DEFAULT_CONFIG} here: name a file, or copy procs.example.yaml`;
-  return { file: DEFAULT_CONFIG, options: { missing } };
+  return { file: DEFAULT_CONFIG, options: { missing, open } };
 }

@@ -7,8 +7,9 @@
  * @module
  */
 
-import { isAbsolute, normalize, resolve } from "node:path";
+import { isAbsolute, normalize, resolve } from "../core/path.ts";
 import { readSocketKey } from "../config/load.ts";
+import { nonBlockingOpener } from "../os/files.ts";
 import { ApiFailure, ControlClient, NoTendError } from "../control/client.ts";
 import type { ProcessStatusJson, StatusJson } from "../control/api.ts";
 import {
@@ -130,9 +131,10 @@ export async function clientSocket(
   }
   // As the loader does, a relative socket: is taken from the folder of the
   // path as given; the derived socket hashes the logical absolute path.
-  const given = resolve(values.config ?? "procs.yaml");
+  const given = resolve(Deno.cwd(), values.config ?? "procs.yaml");
   const file = socketKeyFile(values.config ?? "procs.yaml");
-  const socket = await readSocketKey(given);
+  // Opened through libc where it can be had, as the loader opens it.
+  const socket = await readSocketKey(given, nonBlockingOpener() ?? undefined);
   return chooseSocket({
     ...common,
     config: socket === null ? undefined : { socket, file },

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { basename } from "node:path";
+import { basename } from "../core/path.ts";
 import { DEFAULT_TIMING, toProcessName } from "../core/spec.ts";
 import {
   type Config,
@@ -18,9 +18,11 @@ import { tendVariables } from "../config/mutators.ts";
 import { applyOverrides } from "../config/overrides.ts";
 import { systemClock } from "../os/clock.ts";
 import { DenoSpawner } from "../os/deno_spawner.ts";
+import { FfiSpawner, ffiSpawnerUnavailable } from "../os/ffi_spawner.ts";
 import { denoLogFiles } from "../os/log_files.ts";
 import { NotifySockets } from "../os/notify.ts";
 import { DenoProber } from "../os/probes.ts";
+import type { SpawnerBase } from "../os/spawner_base.ts";
 import { signalNumber } from "../os/signals.ts";
 import { isNonBlocking } from "../os/stdio.ts";
 import { Logger } from "../output/log.ts";
@@ -166,6 +168,32 @@ export async function run(args: string[]): Promise<number> {
   }
 }
 
+/**
+ * The spawner `tend run` uses: the FFI one (`posix_spawn`, cheaper by far
+ * per child) where it can run, DenoSpawner (`Deno.Command`) otherwise.
+ * `TEND_SPAWNER=deno` asks for DenoSpawner, `ffi` for the FFI one (which
+ * falls back, with a warning, where it cannot run): the benchmark runs
+ * tend with each.
+ */
+function makeSpawner(log: Logger): SpawnerBase {
+  const options = { onWarning: (message: string) => log.log("warn", message) };
+  const wanted = Deno.permissions.querySync({ name: "env", variable: "TEND_SPAWNER" })
+      .state === "granted"
+    ? Deno.env.get("TEND_SPAWNER") ?? ""
+    : "";
+  if (wanted === "deno") return new DenoSpawner(options);
+  const why = ffiSpawnerUnavailable();
+  if (why === null) return new FfiSpawner(options);
+  if (wanted === "ffi") {
+    log.log(
+      "warn",
+      `TEND_SPAWNER=ffi: the FFI spawner cannot run here (${why}); ` +
+        "tend starts its children with DenoSpawner instead",
+    );
+  }
+  return new DenoSpawner(options);
+}
+
 // Reads the file again, with the flags applied, for a reload.
 function reloader(
   { file, options }: { file: string; options: LoadOptions },
@@ -203,7 +231,7 @@ async function supervise(
     atomicWrites: true,
     onNotice: note,
   });
-  const spawner = new DenoSpawner({ onWarning: (message) => log.log("warn", message) });
+  const spawner = makeSpawner(log);
   const supervisor = new Supervisor({
     config,
     load,

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { dirname } from "node:path";
+import { dirname } from "../core/path.ts";
 import type { ListenAddress } from "../config/http.ts";
 import type { Config } from "../config/load.ts";
 import { ControlApi } from "../control/api.ts";

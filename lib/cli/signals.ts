@@ -10,7 +10,12 @@
  * @module
  */
 
-import { closeSignalInspector, guardInspector, guardWarning } from "../os/inspector.ts";
+import {
+  closeSignalInspector,
+  guardInspector,
+  guardWarning,
+  loadInspector,
+} from "../os/inspector.ts";
 import { onSignals, quietRealtimeSignals } from "../os/signals.ts";
 import type { Logger } from "../output/log.ts";
 import type { Supervisor } from "../supervisor.ts";
@@ -97,6 +102,8 @@ export function handleSignals(supervisor: Supervisor, log: Logger): () => void {
   const guard = guardSignals();
   const warning = guardWarning(guard);
   if (warning !== null) log.log("warn", warning);
+  // The fallback needs node:inspector; loaded only when it may be needed.
+  if (!guard.guarded) void loadInspector();
   let fileSizeLogged = false;
   // SIGXFSZ stays ignored for good, even once tend stops listening: on the
   // way out, the runtime flushes what stdout holds, and a write past the

@@ -13,7 +13,7 @@
  * @module
  */
 
-import { isMap, isSeq, type Node } from "yaml";
+import { isMap, isSeq, type Node } from "./yaml_package.ts";
 import { setOwn } from "../core/spec.ts";
 import type { Checker, Entry, Path } from "./yaml.ts";
 

@@ -14,11 +14,11 @@
  * @module
  */
 
-import { isMap } from "yaml";
+import { isMap } from "./yaml_package.ts";
 import type { JsonSchema } from "./keys.ts";
 import type { ReadContext } from "./readers.ts";
 import { type Checker, type Entry, quote, scalarText } from "./yaml.ts";
-import { isAbsolute, join, normalize } from "node:path";
+import { isAbsolute, join, normalize } from "../core/path.ts";
 
 /** Where the HTTP listener listens, parsed and classified. */
 export interface ListenAddress {

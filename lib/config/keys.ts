@@ -13,7 +13,7 @@ import { formatSize } from "../core/size.ts";
 import { SIGNALS } from "../core/signals.ts";
 import type { LogFileSpec, ProcessSpec, ResolvedSpec, Timing } from "../core/spec.ts";
 import { NAME_PATTERN, RESTART_POLICIES, TIMING_KEYS } from "../core/spec.ts";
-import { isMap } from "yaml";
+import { isMap } from "./yaml_package.ts";
 import { type Checker, type Entry } from "./yaml.ts";
 import { expandStrings, expandValues, type Substitute } from "./expand.ts";
 import {

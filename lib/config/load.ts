@@ -13,9 +13,8 @@
  * @module
  */
 
-import { constants, promises as fsp } from "node:fs";
-import { dirname, isAbsolute, resolve } from "node:path";
-import { isMap, isScalar, isSeq, type LineCounter, type Node } from "yaml";
+import { dirname, isAbsolute, resolve as resolveFrom } from "../core/path.ts";
+import { isMap, isScalar, isSeq, type LineCounter, type Node } from "./yaml_package.ts";
 import {
   DEFAULT_TIMING,
   NAME_PATTERN,
@@ -131,6 +130,66 @@ export interface LoadOptions {
   passwd?: string;
   /** The environment `${VAR}` reads. @default tend's own */
   env?: Readonly<Record<string, string>> | Lookup;
+  /**
+   * How files (the config, env files, the user table) are opened: without
+   * blocking in `open(2)` (`O_NONBLOCK`, `O_NOCTTY`). tend passes one over
+   * libc where it can (`os/files.ts`). @default node:fs's, loaded on first
+   * use (a Node built-in costs Deno memory, so only when there is no other)
+   */
+  open?: FileOpener;
+}
+
+/** What an open file says of itself (`fstat`). */
+export interface OpenedStat {
+  /** Whether it is a regular file. */
+  isFile: boolean;
+  /** Its device (`st_dev`). */
+  dev: bigint;
+  /** Its inode. */
+  ino: bigint;
+  /** Its size in bytes. */
+  size: bigint;
+}
+
+/** A file open for reading. */
+export interface OpenedFile {
+  /** What the open file is (not what the path names now). */
+  stat(): Promise<OpenedStat>;
+  /** Reads at most `length` bytes into `buffer` at `offset`; 0 at the end. */
+  read(buffer: Uint8Array, offset: number, length: number): Promise<number>;
+  /** Closes it. */
+  close(): Promise<void>;
+}
+
+/**
+ * Opens a path for reading without blocking in `open(2)`: a FIFO or a
+ * terminal swapped in for the file after its `stat` must neither hang the
+ * open nor become tend's controlling terminal.
+ */
+export type FileOpener = (path: string) => Promise<OpenedFile>;
+
+// node:fs's non-blocking open, for where no other opener is given.
+async function nodeOpen(path: string): Promise<OpenedFile> {
+  const { constants, promises: fsp } = await import("node:fs");
+  const handle = await fsp.open(
+    path,
+    constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY,
+  );
+  return {
+    async stat() {
+      const stats = await handle.stat({ bigint: true });
+      return {
+        isFile: stats.isFile(),
+        dev: stats.dev,
+        ino: stats.ino,
+        size: stats.size,
+      };
+    },
+    async read(buffer, offset, length) {
+      return (await handle.read(buffer, offset, length, null)).bytesRead;
+    },
+    close: () => handle.close(),
+  };
 }
 
 /**
@@ -157,12 +216,18 @@ export async function loadConfig(
   file: string,
   options: LoadOptions = {},
 ): Promise<Config> {
-  const text = await readConfigText(file, options.missing);
-  const users = await readUsers(options.passwd ?? "/etc/passwd");
+  const open = options.open ?? nodeOpen;
+  const text = await readConfigText(file, open, options.missing);
+  const users = await readUsers(options.passwd ?? "/etc/passwd", open);
   const env = options.env ?? tendEnvironment(file);
-  const prepared = prepareConfig(text, file, dirname(resolve(file)), { users, env });
+  const prepared = prepareConfig(text, file, dirname(resolveFrom(Deno.cwd(), file)), {
+    users,
+    env,
+  });
   const envFiles = new Map<string, EnvFileText>();
-  for (const path of prepared.envFiles) envFiles.set(path, await readEnvFile(path));
+  for (const path of prepared.envFiles) {
+    envFiles.set(path, await readEnvFile(path, open));
+  }
   return prepared.finish(envFiles);
 }
 
@@ -190,10 +255,10 @@ function tendEnvironment(file: string): Lookup {
  * An env file's text, read as the config is (a regular file, bounded,
  * strict UTF-8), or why it cannot be.
  */
-async function readEnvFile(path: string): Promise<EnvFileText> {
+async function readEnvFile(path: string, open: FileOpener): Promise<EnvFileText> {
   let bytes: Uint8Array;
   try {
-    bytes = await guard.run(() => readRegularFile(path, MAX_ENV_FILE_BYTES));
+    bytes = await guard.run(() => readRegularFile(path, MAX_ENV_FILE_BYTES, open));
   } catch (error) {
     if (error instanceof Unreadable || error instanceof ReadTimeout) {
       return { problem: error.message };
@@ -218,9 +283,15 @@ async function readEnvFile(path: string): Promise<EnvFileText> {
  * {@linkcode loadConfig}: a FIFO, `/dev/zero` or a huge file gives `null`
  * at once, never a hang or unbounded memory.
  */
-export async function readSocketKey(file: string): Promise<string | null> {
+export async function readSocketKey(
+  file: string,
+  open: FileOpener = nodeOpen,
+): Promise<string | null> {
   try {
-    return peekSocket(await readConfigText(file), dirname(resolve(file)));
+    return peekSocket(
+      await readConfigText(file, open),
+      dirname(resolveFrom(Deno.cwd(), file)),
+    );
   } catch {
     return null; // unreadable: the socket is derived from the file's path
   }
@@ -243,17 +314,20 @@ export function checkRuntime(config: Config): Promise<Problem[]> {
 
 // What is at a path, for the warnings; "unknown" when it cannot tell.
 async function fileKind(path: string): Promise<FileKind> {
-  let stats: Stats;
+  let stats: Deno.FileInfo;
   try {
-    stats = await fsp.stat(path);
+    stats = await Deno.stat(path);
   } catch (error) {
     const code = errorCode(error);
     return code === "ENOENT" || code === "ENOTDIR" ? "missing" : "unknown";
   }
-  if (stats.isDirectory()) return "directory";
-  if (!stats.isFile()) return "file";
+  if (stats.isDirectory) return "directory";
+  if (!stats.isFile) return "file";
   try {
     // What spawn checks: tend's own permission (root needs an x bit too).
+    // Deno has no access(2); `tend check` is short-lived, so node:fs is
+    // fine here.
+    const { constants, promises: fsp } = await import("node:fs");
     await fsp.access(path, constants.X_OK);
     return "executable";
   } catch {
@@ -274,10 +348,14 @@ const guard = new ReadGuard({ timeoutMs: 5000, maxStuck: 2 });
  * The text of a config file, or a ConfigError saying why there is none.
  * Invalid UTF-8 is a problem at its first bad byte, not U+FFFD quietly.
  */
-async function readConfigText(file: string, missing?: string): Promise<string> {
+async function readConfigText(
+  file: string,
+  open: FileOpener,
+  missing?: string,
+): Promise<string> {
   let bytes: Uint8Array;
   try {
-    bytes = await guard.run(() => readRegularFile(file, MAX_CONFIG_BYTES));
+    bytes = await guard.run(() => readRegularFile(file, MAX_CONFIG_BYTES, open));
   } catch (error) {
     let message: string;
     if (error instanceof Unreadable || error instanceof ReadTimeout) {
@@ -305,21 +383,25 @@ async function readConfigText(file: string, missing?: string): Promise<string> {
  * path was swapped for something else in between; and no more than `cap`
  * bytes are read whatever the size said (`/proc` files say 0).
  */
-async function readRegularFile(path: string, cap: number): Promise<Uint8Array> {
-  const before = await fsp.stat(path, { bigint: true });
-  if (!before.isFile()) {
+async function readRegularFile(
+  path: string,
+  cap: number,
+  open: FileOpener,
+): Promise<Uint8Array> {
+  const before = await Deno.stat(path);
+  if (!before.isFile) {
     throw new Unreadable(`is ${kindOf(before)}, not a regular file`);
   }
-  if (before.size > BigInt(cap)) {
+  if (before.size > cap) {
     throw new Unreadable(`is larger than ${mib(cap)} (${before.size} bytes)`);
   }
-  const handle = await fsp.open(
-    path,
-    constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY,
-  );
+  const handle = await open(path);
   try {
-    const opened = await handle.stat({ bigint: true });
-    if (!opened.isFile() || opened.dev !== before.dev || opened.ino !== before.ino) {
+    const opened = await handle.stat();
+    if (
+      !opened.isFile || opened.dev !== BigInt(before.dev) ||
+      opened.ino !== BigInt(before.ino ?? -1)
+    ) {
       throw new Unreadable("was replaced while it was being opened; try again");
     }
     // Room for one byte more than the size says, so the end shows in one
@@ -335,12 +417,7 @@ async function readRegularFile(path: string, cap: number): Promise<Uint8Array> {
         bigger.set(buffer);
         buffer = bigger;
       }
-      const { bytesRead } = await handle.read(
-        buffer,
-        length,
-        buffer.length - length,
-        null,
-      );
+      const bytesRead = await handle.read(buffer, length, buffer.length - length);
       if (bytesRead === 0) break;
       length += bytesRead;
     }
@@ -352,14 +429,12 @@ async function readRegularFile(path: string, cap: number): Promise<Uint8Array> {
   }
 }
 
-type Stats = Awaited<ReturnType<typeof fsp.stat>>;
-
-function kindOf(stats: Stats): string {
-  if (stats.isDirectory()) return "a directory";
-  if (stats.isFIFO()) return "a FIFO";
-  if (stats.isCharacterDevice()) return "a character device";
-  if (stats.isBlockDevice()) return "a block device";
-  if (stats.isSocket()) return "a socket";
+function kindOf(stats: Deno.FileInfo): string {
+  if (stats.isDirectory) return "a directory";
+  if (stats.isFifo) return "a FIFO";
+  if (stats.isCharDevice) return "a character device";
+  if (stats.isBlockDevice) return "a block device";
+  if (stats.isSocket) return "a socket";
   return "something else";
 }
 
@@ -371,10 +446,10 @@ function mib(bytes: number): string {
 async function whyMissing(file: string, missing: string | undefined): Promise<string> {
   try {
     // stat follows links; a link to nothing is there, and worth naming.
-    const link = await fsp.lstat(file);
-    if (link.isSymbolicLink()) {
+    const link = await Deno.lstat(file);
+    if (link.isSymlink) {
       return `is a symbolic link to ${
-        quote(await fsp.readlink(file))
+        quote(await Deno.readLink(file))
       }, which does not exist`;
     }
   } catch {
@@ -385,7 +460,7 @@ async function whyMissing(file: string, missing: string | undefined): Promise<st
   // service manager is often not where the user thinks.
   return isAbsolute(file)
     ? "no such file"
-    : `no such file (looked for ${resolve(file)})`;
+    : `no such file (looked for ${resolveFrom(Deno.cwd(), file)})`;
 }
 
 function errorCode(error: unknown): string | undefined {
@@ -393,11 +468,15 @@ function errorCode(error: unknown): string | undefined {
   return typeof code === "string" ? code : undefined;
 }
 
-// node:fs words its errors "EACCES: permission denied, open 'x'"; the file
-// name is already at the front of the problem, so keep only the reason.
+// Deno words its errors "Permission denied (os error 13): open '/x'",
+// node:fs "EACCES: permission denied, open '/x'"; the file name is already
+// at the front of the problem, so keep only the reason, in node's lower
+// case, as tend has always said it.
 function osReason(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
-  return message.match(/^E[A-Z]+: (.*?), \w+ '.*'$/s)?.[1] ?? message;
+  const reason = message.match(/^(.*?) \(os error \d+\)(?:: \w+ '.*')?$/s)?.[1] ??
+    message.match(/^E[A-Z]+: (.*?), \w+ '.*'$/s)?.[1];
+  return reason === undefined ? message : reason[0]!.toLowerCase() + reason.slice(1);
 }
 
 /**
@@ -468,9 +547,11 @@ export function firstInvalidUtf8(bytes: Uint8Array): number {
  * config that needs it, with `user:` or a lone `uid:`, is refused, saying
  * why.
  */
-async function readUsers(passwd: string): Promise<UserTable> {
+async function readUsers(passwd: string, open: FileOpener): Promise<UserTable> {
   try {
-    const bytes = await guard.run(() => readRegularFile(passwd, MAX_CONFIG_BYTES));
+    const bytes = await guard.run(() =>
+      readRegularFile(passwd, MAX_CONFIG_BYTES, open)
+    );
     // Names are compared as text; a stray bad byte in a comment or a GECOS
     // field should not hide every user.
     return UserTable.parse(new TextDecoder().decode(bytes), passwd);

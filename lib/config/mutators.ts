@@ -23,8 +23,8 @@
  * @module
  */
 
-import { dirname, isAbsolute, join, normalize, sep } from "node:path";
-import { isMap, isSeq } from "yaml";
+import { dirname, isAbsolute, join, normalize, sep } from "../core/path.ts";
+import { isMap, isSeq } from "./yaml_package.ts";
 import {
   DEFAULT_LOG_ROTATION,
   type LogFileSpec,

@@ -6,8 +6,8 @@
  * @module
  */
 
-import { isAbsolute, join, normalize } from "node:path";
-import { isMap, isScalar, parseDocument } from "yaml";
+import { isAbsolute, join, normalize } from "../core/path.ts";
+import { isMap, isScalar, parseDocument } from "./yaml_package.ts";
 
 /**
  * The `socket:` key of config text, as an absolute path (relative to

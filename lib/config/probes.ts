@@ -17,7 +17,7 @@
  * @module
  */
 
-import { isMap, isScalar, isSeq, type YAMLMap } from "yaml";
+import { isMap, isScalar, isSeq, type YAMLMap } from "./yaml_package.ts";
 import { formatDuration, parseDuration } from "../core/duration.ts";
 import { findCycles, formatCycle } from "../core/deps.ts";
 import {

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { isMap, isScalar, isSeq, type Node } from "yaml";
+import { isMap, isScalar, isSeq, type Node } from "./yaml_package.ts";
 import { parseDuration } from "../core/duration.ts";
 import { parseSize } from "../core/size.ts";
 import { normalizeSignal, type SignalName, SIGNALS } from "../core/signals.ts";

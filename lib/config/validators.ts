@@ -6,7 +6,7 @@
  * @module
  */
 
-import { isMap } from "yaml";
+import { isMap } from "./yaml_package.ts";
 import { formatDuration } from "../core/duration.ts";
 import { DEFAULT_TIMING, type Timing } from "../core/spec.ts";
 import {

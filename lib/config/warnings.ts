@@ -16,7 +16,7 @@
  * @module
  */
 
-import { isAbsolute, join } from "node:path";
+import { isAbsolute, join } from "../core/path.ts";
 import type { ProcessSpec } from "../core/spec.ts";
 import type { Config, Place } from "./load.ts";
 import type { Problem } from "./problems.ts";

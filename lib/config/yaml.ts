@@ -30,7 +30,7 @@ import {
   Scalar,
   type YAMLMap,
   YAMLParseError,
-} from "yaml";
+} from "./yaml_package.ts";
 import type { Problem } from "./problems.ts";
 
 /** A parsed document and what turns its offsets into lines and columns. */

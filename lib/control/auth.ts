@@ -27,7 +27,7 @@
  * @module
  */
 
-import { createHash, timingSafeEqual } from "node:crypto";
+import { sha256Hex } from "../core/sha256.ts";
 import { ipv6, isIpv4, isLoopbackIp, type ListenAddress } from "../config/http.ts";
 
 /** The shortest token tend accepts. */
@@ -161,11 +161,11 @@ export async function readTokenFile(path: string, uid: number): Promise<string> 
  * ```
  */
 export class BearerCheck {
-  #digest: Uint8Array;
+  #digest: string;
 
   /** @param token the token every request must carry */
   constructor(token: string) {
-    this.#digest = sha256(token);
+    this.#digest = sha256Hex(token);
   }
 
   /** Whether an `Authorization` header value carries the token. */
@@ -173,13 +173,20 @@ export class BearerCheck {
     if (typeof header !== "string" || header.length > MAX_TOKEN + 64) return false;
     const match = /^Bearer +([^ ]+) *$/i.exec(header);
     // Digests of equal length: the comparison's time says nothing of the token.
-    const given = sha256(match?.[1] ?? "");
-    return timingSafeEqual(given, this.#digest) && match !== null;
+    const given = sha256Hex(match?.[1] ?? "");
+    return sameDigest(given, this.#digest) && match !== null;
   }
 }
 
-function sha256(text: string): Uint8Array {
-  return new Uint8Array(createHash("sha256").update(text).digest());
+// Compares two hex digests of the same length in time that depends only on
+// that length (no early exit), as timingSafeEqual does, without importing
+// node:crypto (which would set up Deno's Node layer in every tend run).
+function sameDigest(a: string, b: string): boolean {
+  let diff = a.length ^ b.length;
+  for (let i = 0; i < a.length && i < b.length; i++) {
+    diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  }
+  return diff === 0;
 }
 
 /**

@@ -24,8 +24,8 @@
  * @module
  */
 
-import { createHash } from "node:crypto";
-import { dirname, isAbsolute, join, resolve } from "node:path";
+import { dirname, isAbsolute, join, resolve } from "../core/path.ts";
+import { sha256Hex } from "../core/sha256.ts";
 
 /** The longest unix socket path Linux takes (`sun_path` is 108 bytes). */
 export const MAX_SOCKET_PATH = 107;
@@ -127,7 +127,7 @@ export function chooseSocket(inputs: SocketInputs): SocketChoice {
         [derive.cwd, ...derive.argv].join("\0"),
         `derived from the command and ${derive.cwd}`,
       ];
-    const hash = createHash("sha256").update(key).digest("hex").slice(0, 12);
+    const hash = sha256Hex(key).slice(0, 12);
     const base = inputs.runtimeDir && isAbsolute(inputs.runtimeDir)
       ? inputs.runtimeDir
       : "/tmp";

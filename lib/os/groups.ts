@@ -16,9 +16,9 @@
  * @module
  */
 
-import process from "node:process";
 import type { Clock } from "../core/ports.ts";
 import { systemClock } from "./clock.ts";
+import { ERRNO_SYMBOLS, errnoOf, openLibc } from "./libc.ts";
 import { type GroupMembers, type ProcessTable, processTable } from "./proc.ts";
 
 /** Tuning for a {@linkcode GroupWatcher}. */
@@ -103,7 +103,7 @@ export class GroupWatcher {
 
   /** Whether the group has a member that is not a zombie. */
   async alive(pgid: number): Promise<boolean> {
-    if (!groupExists(pgid)) return false;
+    if (!await groupExists(pgid)) return false;
     // Something answers to the group id, but zombies do until whoever
     // inherited them reaps them, which can take seconds under a slow init
     // and forever when tend is a container's PID 1. Look closer.
@@ -216,7 +216,7 @@ export class GroupWatcher {
   // Whether the group has no live member left: the members found last
   // time first, and the whole table only once none of them is alive.
   async #empty(pgid: number, watch: Watch): Promise<boolean> {
-    if (!groupExists(pgid)) return true;
+    if (!await groupExists(pgid)) return true;
     const table = await this.#getTable();
     if (table === null) return false; // cannot tell: zombies count as alive
     if (watch.members.length > 0) {
@@ -266,13 +266,32 @@ export class GroupWatcher {
   }
 }
 
+const KILL_SYMBOLS = {
+  kill: { parameters: ["i32", "i32"], result: "i32" },
+  ...ERRNO_SYMBOLS,
+} as const;
+const ESRCH = 3;
+
+let killLib: Deno.DynamicLibrary<typeof KILL_SYMBOLS> | null | undefined;
+let nodeProcess: Promise<{ kill(pid: number, signal: number): void }> | undefined;
+
 // kill(-pgid, 0): does anything, zombies included, answer to the group id?
-function groupExists(pgid: number): boolean {
+// Deno.kill cannot send signal 0. Through libc with FFI; without it,
+// through node:process, loaded only then (a Node built-in costs Deno its
+// Node-compatibility layer).
+async function groupExists(pgid: number): Promise<boolean> {
+  if (killLib === undefined) killLib = openLibc(KILL_SYMBOLS);
+  if (killLib !== null) {
+    if (killLib.symbols.kill(-pgid, 0) === 0) return true;
+    // EPERM: a member we may not signal is still a member.
+    return errnoOf(killLib) !== ESRCH;
+  }
+  const process =
+    await (nodeProcess ??= import("node:process").then((m) => m.default ?? m));
   try {
     process.kill(-pgid, 0);
     return true;
   } catch (error) {
-    // EPERM: a member we may not signal is still a member.
     return (error as { code?: string }).code !== "ESRCH";
   }
 }

@@ -37,12 +37,14 @@
  * Without FFI (no `--allow-ffi`, or not Linux on x86_64) only step 1
  * happens, so SIGUSR1 cannot kill tend but still opens the port: tend then
  * closes it as soon as it sees it ({@linkcode closeSignalInspector}), which
- * narrows the window but cannot shut it, and says so at start.
+ * narrows the window but cannot shut it, and says so at start. Only then
+ * is `node:inspector` loaded ({@linkcode loadInspector}): a Node built-in
+ * costs Deno its Node-compatibility layer, memory a guarded tend never
+ * needs.
  *
  * @module
  */
 
-import inspector from "node:inspector";
 import { libcUnavailable } from "./libc.ts";
 import { dispositionOf, isCaught, setNoopHandler, signalNumber } from "./signals.ts";
 
@@ -122,6 +124,22 @@ export function guardWarning(guard: InspectorGuard): string | null {
 // How many times, 5 ms apart, tend looks for the inspector SIGUSR1 opened.
 const INSPECTOR_CHECKS = 40;
 
+type Inspector = typeof import("node:inspector");
+
+let inspector: Inspector | null = null;
+let loading: Promise<void> | null = null;
+
+/**
+ * Loads `node:inspector`, which only {@linkcode closeSignalInspector}
+ * needs: call it at start when the guard is not in place, so that it is
+ * there before the first SIGUSR1.
+ */
+export function loadInspector(): Promise<void> {
+  return loading ??= import("node:inspector").then((module) => {
+    inspector = module.default ?? module;
+  });
+}
+
 /**
  * The fallback for when {@linkcode guardInspector} could not make SIGUSR1 a
  * no-op: closes the inspector SIGUSR1 opened, once it is up; `warn` says
@@ -129,8 +147,16 @@ const INSPECTOR_CHECKS = 40;
  * narrows the window in which a local user can connect; it cannot shut it.
  */
 export function closeSignalInspector(warn: (message: string) => void): void {
+  const loaded = inspector;
+  if (loaded === null) {
+    // Not loaded in time (loadInspector was not called at start): the port
+    // this SIGUSR1 opens may be up by the time it is, so do not take an
+    // open one for one opened before (by --inspect).
+    void loadInspector().then(() => watchInspector(inspector!, warn));
+    return;
+  }
   try {
-    if (inspector.url() !== undefined) return;
+    if (loaded.url() !== undefined) return;
   } catch {
     // Without --allow-sys tend cannot look, let alone close it.
     warn(
@@ -139,10 +165,21 @@ export function closeSignalInspector(warn: (message: string) => void): void {
     );
     return;
   }
+  watchInspector(loaded, warn);
+}
+
+// Closes the inspector once it is up, looking every 5 ms for a while.
+function watchInspector(loaded: Inspector, warn: (message: string) => void): void {
   let tries = 0;
   const check = () => {
-    if (inspector.url() !== undefined) {
-      inspector.close();
+    let url: string | undefined;
+    try {
+      url = loaded.url();
+    } catch {
+      return; // without --allow-sys: said at the first look
+    }
+    if (url !== undefined) {
+      loaded.close();
       warn(
         "SIGUSR1: Deno opened a debugger port for it, and tend closed it; " +
           "send SIGUSR2 for a status report",

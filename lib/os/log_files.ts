@@ -11,7 +11,7 @@
  * @module
  */
 
-import { dirname } from "node:path";
+import { dirname } from "../core/path.ts";
 
 /** An open log file, appending (structurally `output/files.ts`'s `LogFileHandle`). */
 export interface DenoLogFileHandle {

@@ -17,6 +17,23 @@
  * `new Deno.Command(...).output()` spawns without ever showing the pid, so
  * tend never calls it: use `spawnOwn(...).output()` instead.
  *
+ * **Who reaps what.** A pid is registered one of two ways, and each way
+ * says who reaps it:
+ *
+ * - {@linkcode PidRegistry.track} (through {@linkcode spawnOwn}): a
+ *   `Deno.Command` child. Deno reaps it; tend must never `waitpid` it.
+ *   It stays registered until its `status` settles, after Deno reaped it.
+ * - {@linkcode PidRegistry.adopt}: a child tend reaps itself, by its pid
+ *   (the FFI spawner, `ffi_spawner.ts`: `posix_spawn` children Deno knows
+ *   nothing of). Only the code that adopted it may `waitpid` it, and only
+ *   while {@linkcode PidRegistry.reapsItself} says so; it calls
+ *   {@linkcode PidRegistry.reaped} in the same synchronous turn as the
+ *   `waitpid` that reaped it, so the registry never holds a pid the kernel
+ *   may have handed to someone else.
+ *
+ * The PID-1 reaper leaves alone every registered pid, whichever way it was
+ * registered ({@linkcode PidRegistry.has}).
+ *
  * @module
  */
 
@@ -27,23 +44,56 @@
  */
 export class PidRegistry {
   #counts = new Map<number, number>();
+  // Children tend reaps itself. A set, not counts: such a pid cannot be
+  // handed to another child before tend reaps it (the zombie holds it).
+  #own = new Set<number>();
 
   /** Whether `pid` is one of tend's own children whose status is pending. */
   has(pid: number): boolean {
-    return this.#counts.has(pid);
+    return this.#counts.has(pid) || this.#own.has(pid);
+  }
+
+  /**
+   * Whether `pid` is a child tend reaps itself ({@linkcode adopt}): the
+   * only kind tend may `waitpid`.
+   */
+  reapsItself(pid: number): boolean {
+    return this.#own.has(pid);
   }
 
   /** How many pids are registered. */
   get size(): number {
-    return this.#counts.size;
+    let size = this.#counts.size;
+    for (const pid of this.#own) if (!this.#counts.has(pid)) size++;
+    return size;
   }
 
-  /** Registers `pid`. */
+  /**
+   * Registers `pid`, a child tend reaps itself (with `waitpid` on its
+   * pid), in the same synchronous turn as the spawn that started it.
+   *
+   * @throws {Error} when `pid` is already adopted: the kernel never hands
+   * out a pid whose zombie has not been reaped, so that is a bug
+   */
+  adopt(pid: number): void {
+    if (this.#own.has(pid)) throw new Error(`pid ${pid} is already tend's to reap`);
+    this.#own.add(pid);
+  }
+
+  /**
+   * Drops `pid`, a child {@linkcode adopt}ed: call it in the same
+   * synchronous turn as the `waitpid` that reaped it.
+   */
+  reaped(pid: number): void {
+    this.#own.delete(pid);
+  }
+
+  /** Registers `pid`, a child Deno reaps. */
   add(pid: number): void {
     this.#counts.set(pid, (this.#counts.get(pid) ?? 0) + 1);
   }
 
-  /** Drops one registration of `pid`. */
+  /** Drops one registration of `pid`, a child Deno reaps. */
   delete(pid: number): void {
     const count = this.#counts.get(pid);
     if (count === undefined) return;
@@ -52,7 +102,7 @@ export class PidRegistry {
   }
 
   /**
-   * Registers `child` until its status settles. Keeping a pid a little
+   * Registers `child`, a `Deno.Command` child, until its status settles. Keeping a pid a little
    * longer than needed is safe: the reaper skips it, and reaps an orphan
    * that reused it on a later pass.
    */

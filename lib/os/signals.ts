@@ -6,11 +6,88 @@
  * @module
  */
 
-import { constants } from "node:os";
 import type { SignalName } from "../core/signals.ts";
 import { cString, openLibc } from "./libc.ts";
 
-const NUMBERS = constants.signals as Readonly<Record<string, number>>;
+// The numbers, by system (the table node:os has; written out because
+// loading a Node built-in costs Deno its Node-compatibility layer). Linux's
+// are the same on x86_64 and aarch64.
+const LINUX: Readonly<Record<string, number>> = {
+  SIGHUP: 1,
+  SIGINT: 2,
+  SIGQUIT: 3,
+  SIGILL: 4,
+  SIGTRAP: 5,
+  SIGABRT: 6,
+  SIGIOT: 6,
+  SIGBUS: 7,
+  SIGFPE: 8,
+  SIGKILL: 9,
+  SIGUSR1: 10,
+  SIGSEGV: 11,
+  SIGUSR2: 12,
+  SIGPIPE: 13,
+  SIGALRM: 14,
+  SIGTERM: 15,
+  SIGSTKFLT: 16,
+  SIGCHLD: 17,
+  SIGCONT: 18,
+  SIGSTOP: 19,
+  SIGTSTP: 20,
+  SIGTTIN: 21,
+  SIGTTOU: 22,
+  SIGURG: 23,
+  SIGXCPU: 24,
+  SIGXFSZ: 25,
+  SIGVTALRM: 26,
+  SIGPROF: 27,
+  SIGWINCH: 28,
+  SIGIO: 29,
+  SIGPOLL: 29,
+  SIGPWR: 30,
+  SIGSYS: 31,
+};
+
+const DARWIN: Readonly<Record<string, number>> = {
+  SIGHUP: 1,
+  SIGINT: 2,
+  SIGQUIT: 3,
+  SIGILL: 4,
+  SIGTRAP: 5,
+  SIGABRT: 6,
+  SIGIOT: 6,
+  SIGEMT: 7,
+  SIGFPE: 8,
+  SIGKILL: 9,
+  SIGBUS: 10,
+  SIGSEGV: 11,
+  SIGSYS: 12,
+  SIGPIPE: 13,
+  SIGALRM: 14,
+  SIGTERM: 15,
+  SIGURG: 16,
+  SIGSTOP: 17,
+  SIGTSTP: 18,
+  SIGCONT: 19,
+  SIGCHLD: 20,
+  SIGTTIN: 21,
+  SIGTTOU: 22,
+  SIGIO: 23,
+  SIGXCPU: 24,
+  SIGXFSZ: 25,
+  SIGVTALRM: 26,
+  SIGPROF: 27,
+  SIGWINCH: 28,
+  SIGINFO: 29,
+  SIGUSR1: 30,
+  SIGUSR2: 31,
+};
+
+const NUMBERS = Deno.build.os === "darwin"
+  ? DARWIN
+  : Deno.build.os === "linux"
+  ? LINUX
+  : {};
 
 /**
  * The number of a signal on this system (SIGUSR1 is 10 on Linux, 30 on

@@ -55,3 +55,29 @@ Deno.test("every spawn in lib/ goes through os/pids.ts (no Deno.Command anywhere
   await walk(LIB);
   assert.deepEqual(offenders, [], "spawn with spawnOwn (lib/os/pids.ts) instead");
 });
+
+Deno.test("every posix_spawn in lib/ is the FFI spawner's, which adopts the pid at once", async () => {
+  const offenders: string[] = [];
+  const walk = async (dir: string) => {
+    for await (const entry of Deno.readDir(dir)) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory) await walk(path);
+      else if (entry.name.endsWith(".ts")) {
+        const code = (await Deno.readTextFile(path))
+          .replace(/\/\*[\s\S]*?\*\//g, "")
+          .replace(/(^|[^:\\"'`])\/\/.*$/gm, "$1");
+        const name = relative(LIB, path);
+        const calls = code.match(/\.posix_spawn\(/g)?.length ?? 0;
+        if (calls === 0) continue;
+        if (name !== join("os", "ffi_spawner.ts")) offenders.push(name);
+        // (ffi_spawner_test.ts checks that the pid is registered in the same
+        // turn as the spawn.)
+        else if (!/ownPids\.adopt\(pid\)/.test(code)) {
+          offenders.push(`${name} (no adopt)`);
+        }
+      }
+    }
+  };
+  await walk(LIB);
+  assert.deepEqual(offenders, [], "only os/ffi_spawner.ts spawns with posix_spawn");
+});

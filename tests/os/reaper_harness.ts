@@ -12,11 +12,16 @@
  *   Deno cannot reap it (the event loop is kept busy) while 100 orphans
  *   queue behind it: only the /proc scan finds them;
  * - stop: two orphans stay alive, one of them ignoring SIGTERM, and
- *   `stopOrphans` stops them.
+ *   `stopOrphans` stops them;
+ * - ffi: churn, with the 40 children (and the orphaner) started by the
+ *   FFI spawner, which reaps its own children, while 20 more run through
+ *   `Deno.Command`: the reaper and the FFI spawner share one registry, and
+ *   neither takes the other's children.
  *
  * @module
  */
 
+import { FfiSpawner } from "../../lib/os/ffi_spawner.ts";
 import { ownPids, spawnOwn } from "../../lib/os/pids.ts";
 import {
   listChildren,
@@ -64,7 +69,26 @@ function sh(script: string): Deno.ChildProcess {
   });
 }
 
-const jobs: { child: Deno.ChildProcess; code: number }[] = [];
+const jobs: { child: { status: Promise<{ code: number | null }> }; code: number }[] =
+  [];
+
+// A child started by the FFI spawner, shaped like a Deno.ChildProcess's status.
+const ffi = scenario === "ffi" ? new FfiSpawner() : null;
+function ffiSh(script: string): { status: Promise<{ code: number | null }> } {
+  const ignore = { write() {}, end() {} };
+  return {
+    status: new Promise((resolve) => {
+      ffi!.spawn({
+        argv: ["sh", "-c", script],
+        cwd: undefined,
+        env: {},
+        clearEnv: false,
+        uid: undefined,
+        gid: undefined,
+      }, { stdout: ignore, stderr: ignore, exit: (status) => resolve(status) });
+    }),
+  };
+}
 // The orphaner outlives its orphans (sleep never reaps), so they are
 // handed over at once when each subshell exits.
 const orphans100 = "for i in $(seq 100); do (sleep 0.1 &); done";
@@ -82,11 +106,18 @@ if (scenario === "block") {
     // Keep the event loop busy: Deno cannot reap D before the pass below.
   }
   reaper.reapNow();
-} else if (scenario === "churn") {
-  jobs.push({ child: sh(`${orphans100}; sleep 0.3`), code: 0 });
+} else if (scenario === "churn" || scenario === "ffi") {
+  const start = scenario === "ffi" ? ffiSh : sh;
+  jobs.push({ child: start(`${orphans100}; sleep 0.3`), code: 0 });
   for (let i = 0; i < 40; i++) {
     const code = (i * 37 + 1) % 256;
-    jobs.push({ child: sh(`sleep 0.${(i % 8) * 3}; exit ${code}`), code });
+    jobs.push({ child: start(`sleep 0.${(i % 8) * 3}; exit ${code}`), code });
+  }
+  if (scenario === "ffi") {
+    for (let i = 0; i < 20; i++) {
+      const code = (i * 11 + 3) % 256;
+      jobs.push({ child: sh(`sleep 0.${(i % 5) * 4}; exit ${code}`), code });
+    }
   }
 }
 

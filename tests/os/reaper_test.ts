@@ -8,6 +8,7 @@
 
 import assert from "node:assert/strict";
 import { ownPids, spawnOwn } from "../../lib/os/pids.ts";
+import { ffiSpawnerUnavailable } from "../../lib/os/ffi_spawner.ts";
 import { listChildren, processStat } from "../../lib/os/reaper.ts";
 import { only } from "../_fakes/proc.ts";
 import type { Summary } from "./reaper_harness.ts";
@@ -130,5 +131,32 @@ Deno.test(
     const s = await harness(true, ["--scenario=block", "--interval=60000"]);
     assert.ok(s.hidden > 0, `the peek was hidden: ${JSON.stringify(s)}`);
     assertClean(s, 2, 100);
+  },
+);
+
+/** Why the FFI spawner's scenario cannot run here, or null. */
+const NO_FFI_SPAWNER = ffiSpawnerUnavailable();
+
+Deno.test(
+  only(
+    "subreaper: 40 FFI children (reaped by the FFI spawner) and 20 of Deno's keep their statuses while 100 orphans are reaped",
+    NO_FFI_SPAWNER,
+  ),
+  async () => {
+    const s = await harness(false, ["--subreaper", "--scenario=ffi"]);
+    assert.equal(s.subreaper, true, JSON.stringify(s));
+    assertClean(s, 61, 100);
+  },
+);
+
+Deno.test(
+  only(
+    "PID 1: the FFI spawner's children, Deno's and 100 orphans, each reaped by the one it belongs to, none left",
+    NO_PIDNS ?? NO_FFI_SPAWNER,
+  ),
+  async () => {
+    const s = await harness(true, ["--scenario=ffi"]);
+    assert.equal(s.pid, 1, JSON.stringify(s));
+    assertClean(s, 61, 100);
   },
 );
