@@ -67,9 +67,10 @@ export const denoLogFiles = {
     let info: Deno.FileInfo;
     try {
       info = await file.stat();
+      await checkOpened(path, info);
     } catch (error) {
       file.close();
-      throw failure("stat", path, error);
+      throw error instanceof LogFileRefused ? error : failure("stat", path, error);
     }
     return {
       size: info.size,
@@ -121,8 +122,70 @@ export const denoLogFiles = {
   },
 };
 
-function openAppend(path: string): Promise<Deno.FsFile> {
-  return Deno.open(path, { append: true, create: true, mode: LOG_FILE_MODE });
+// Never O_CREAT without O_EXCL: a new file is made with createNew, which
+// does not follow a symlink (one planted at the path, dangling or not, makes
+// it fail), and an existing one is opened without create, then checked.
+async function openAppend(path: string): Promise<Deno.FsFile> {
+  try {
+    return await Deno.open(path, {
+      append: true,
+      createNew: true,
+      mode: LOG_FILE_MODE,
+    });
+  } catch (error) {
+    if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+  }
+  try {
+    return await Deno.open(path, { append: true });
+  } catch (error) {
+    // A dangling symlink: made by the operator (followed, and its target
+    // created, as ever) only where nobody else can write.
+    if (!(error instanceof Deno.errors.NotFound) || !await trustedFolder(path)) {
+      throw error;
+    }
+    return await Deno.open(path, { append: true, create: true, mode: LOG_FILE_MODE });
+  }
+}
+
+// Whether only tend's user (or root) may write the folder holding `path`.
+async function trustedFolder(path: string): Promise<boolean> {
+  const folder = await Deno.stat(dirname(path));
+  let uid: number | null = null;
+  try {
+    uid = Deno.uid();
+  } catch {
+    // No --allow-sys: only root's folders count as tend's own.
+  }
+  return (folder.uid === 0 || folder.uid === uid) && ((folder.mode ?? 0) & 0o022) === 0;
+}
+
+/** A log file tend will not write to, and why. */
+class LogFileRefused extends Error {}
+
+/**
+ * Refuses what was opened at `path` when someone other than tend's user
+ * could have put it there: in a folder another user may write (a `user:`
+ * child's own log folder, say), the path must be a plain file, the very
+ * one opened. Otherwise a child could swap the log for a symlink to
+ * root's `~/.bashrc` (at a rotation, say) and have tend, as root, append
+ * lines it chose to it. In a folder only tend's user (or root) may write,
+ * a symlink the operator made (`/dev/stderr`) is followed as ever.
+ */
+async function checkOpened(path: string, opened: Deno.FileInfo): Promise<void> {
+  if (await trustedFolder(path)) return;
+  const here = await Deno.lstat(path);
+  if (here.isSymlink) {
+    throw new LogFileRefused(
+      `cannot open ${path}: it is a symlink in a folder others can write ` +
+        `(${dirname(path)}), and tend does not follow those`,
+    );
+  }
+  if (here.dev !== opened.dev || here.ino !== opened.ino) {
+    throw new LogFileRefused(
+      `cannot open ${path}: it was replaced while tend opened it (in a folder ` +
+        `others can write, ${dirname(path)})`,
+    );
+  }
 }
 
 // "cannot write /var/log/web.log: No space left on device (os error 28)":
