@@ -180,6 +180,13 @@ async function checkOpened(path: string, opened: Deno.FileInfo): Promise<void> {
         `(${dirname(path)}), and tend does not follow those`,
     );
   }
+  if ((opened.nlink ?? 1) > 1 && opened.isFile) {
+    // A hard link to a file elsewhere (where protected_hardlinks is off).
+    throw new LogFileRefused(
+      `cannot open ${path}: it has other names (a hard link), in a folder others ` +
+        `can write (${dirname(path)})`,
+    );
+  }
   if (here.dev !== opened.dev || here.ino !== opened.ino) {
     throw new LogFileRefused(
       `cannot open ${path}: it was replaced while tend opened it (in a folder ` +

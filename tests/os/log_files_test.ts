@@ -43,6 +43,10 @@ Deno.test(
         () => Deno.lstat(join(dir, "nologin")),
         Deno.errors.NotFound,
       );
+      // Nor a hard link to it.
+      const hard = join(logs, "hard.log");
+      await Deno.link(victim, hard);
+      await assert.rejects(() => denoLogFiles.open(hard), /hard link/);
       assert.equal(await Deno.readTextFile(victim), "# root's\n");
       // A plain file there is fine.
       const plain = await denoLogFiles.open(join(logs, "db.log"));
