@@ -20,6 +20,7 @@ import { systemClock } from "../os/clock.ts";
 import { DenoSpawner } from "../os/deno_spawner.ts";
 import { FfiSpawner, ffiSpawnerUnavailable } from "../os/ffi_spawner.ts";
 import { denoLogFiles } from "../os/log_files.ts";
+import { keepInheritedFromChildren } from "../os/fds.ts";
 import { NotifySockets } from "../os/notify.ts";
 import { DenoProber } from "../os/probes.ts";
 import type { SpawnerBase } from "../os/spawner_base.ts";
@@ -266,6 +267,12 @@ async function supervise(
       count === 1 ? "" : "es"
     } from ${config.file} (pid ${Deno.pid})`,
   );
+  // What tend's parent left open reaches no child (before the first spawn).
+  const fdsKept = keepInheritedFromChildren();
+  // (Without FFI tend has warned already, about that and what it costs.)
+  if (fdsKept !== null && !fdsKept.includes("--allow-ffi")) {
+    log.log("warn", `descriptors tend inherited may reach its children: ${fdsKept}`);
+  }
   // Reaping (PID 1, --subreaper) and sd_notify; before the first spawn.
   const system = startSystem(supervisor, log, { subreaper: flags.subreaper });
   let insisted = false;

@@ -19,6 +19,7 @@ import {
   MAIN,
   PERMISSIONS,
   readLines,
+  shellQuote,
   SLEEPER,
   tempDir,
   Tend,
@@ -598,4 +599,41 @@ Deno.test("a child killed by a real-time signal is an exit like any other, not t
   assert.equal(await t.exit(), 168, t.transcript());
   assert.equal(t.recordsOf("sh", "exited")[0]?.code, 168, t.transcript());
   assert.ok(t.records.every((r) => r.level !== "error"), t.transcript());
+});
+
+Deno.test("a descriptor tend's parent left open reaches no child, one started as another user neither", async () => {
+  // Regression: `tend run ... 7<secret` gave fd 7 to every child, user:
+  // children too, and a parent waiting on such a pipe waited for them all.
+  await using dir = await tempDir();
+  const secret = await dir.write("secret", "TOP-SECRET\n");
+  await Deno.chmod(secret, 0o600);
+  const probe =
+    "if cat <&7 2>/dev/null; then echo LEAKED; else echo closed; fi; exec sleep 1000";
+  const processes: Record<string, unknown> = { mine: { shell: probe } };
+  if (Deno.uid() === 0) processes.other = { shell: probe, user: "nobody", cwd: "/" };
+  const file = await dir.write("procs.yaml", yaml({ processes }));
+  const argv = [
+    Deno.execPath(),
+    "run",
+    ...PERMISSIONS,
+    MAIN,
+    "run",
+    "--log-format",
+    "json",
+    file,
+  ]
+    .map(shellQuote).join(" ");
+  await using t = new Tend(
+    new Deno.Command("sh", {
+      args: ["-c", `exec 7<${shellQuote(secret)}; exec ${argv}`],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      detached: true,
+    }),
+  );
+  for (const name of Object.keys(processes)) await t.said(name, "closed");
+  assert.ok(!t.lines.some((l) => /LEAKED|TOP-SECRET/.test(l)), t.transcript());
+  t.signal("SIGTERM");
+  assert.equal(await t.exit(), 0);
 });
