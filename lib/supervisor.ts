@@ -726,7 +726,9 @@ export class Supervisor {
     this.#log.log("info", "every process has finished; exiting");
     const code = failed
       ? exitCodeOf(
-        failed.state === "FATAL" ? null : failed.lastExit,
+        // FATAL because its last start failed: 127; because it kept dying
+        // (maxRestarts): how it last died.
+        failed.spawnError !== null ? null : failed.lastExit,
         this.#signalNumber,
       )
       : 0;

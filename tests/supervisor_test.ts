@@ -278,6 +278,19 @@ Deno.test("a process that could never start makes the exit status 127", async ()
   assert.equal(await settled(reactor, supervisor.exit), 127);
 });
 
+Deno.test("a process FATAL after maxRestarts exits with how it last died, not 127", async () => {
+  // Regression: every FATAL process counted as one that could not start.
+  const { reactor, supervisor } = setUp({
+    a: { argv: ["a"], restart: "on-failure", maxRestarts: 1 },
+  });
+  supervisor.start();
+  reactor.last.processEnded({ code: 3, signal: null });
+  await reactor.advance(1); // the back-off; the copy dies young too
+  reactor.last.processEnded({ code: 3, signal: null });
+  assert.equal(supervisor.monitor.status()[0]?.state, "FATAL");
+  assert.equal(await settled(reactor, supervisor.exit), 3);
+});
+
 Deno.test("every process exiting 0 under restart: never exits 0", async () => {
   const { reactor, supervisor } = setUp({ a: { argv: ["a"], restart: "never" } });
   supervisor.start();
