@@ -286,6 +286,14 @@ export function escapeJsonInto(
     const b = src[i]!;
     if (b > DEL) {
       const n = utf8SequenceLength(src, i, end);
+      if (n === 3 && b === 0xe2 && src[i + 1] === 0x80 && (src[i + 2]! | 1) === 0xa9) {
+        // U+2028, U+2029: see escapeValidJsonInto.
+        pos = copyRun(src, from, i, out, pos);
+        pos = unicodeEscape(src[i + 2] === 0xa8 ? 0x2028 : 0x2029, out, pos);
+        i += 3;
+        from = i;
+        continue;
+      }
       if (n > 0) {
         i += n;
         continue;
@@ -311,10 +319,21 @@ function escapeValidJsonInto(src: Uint8Array, out: Uint8Array, pos: number): num
   let from = 0;
   for (let i = 0; i < src.length; i++) {
     const b = src[i]!;
-    if (b >= 0x20 && b !== 0x22 && b !== BACKSLASH) continue;
+    if (b >= 0x20 && b !== 0x22 && b !== BACKSLASH && b !== 0xe2) continue;
+    // U+2028 and U+2029 (E2 80 A8/A9) are valid in JSON, but JavaScript
+    // before ES2019 and many line splitters take them for line ends.
+    const separator = b === 0xe2 && i + 2 < src.length && src[i + 1] === 0x80 &&
+      (src[i + 2] === 0xa8 || src[i + 2] === 0xa9);
+    if (b === 0xe2 && !separator) continue;
     if (i > from) {
       out.set(src.subarray(from, i), pos);
       pos += i - from;
+    }
+    if (separator) {
+      pos = unicodeEscape(src[i + 2] === 0xa8 ? 0x2028 : 0x2029, out, pos);
+      i += 2;
+      from = i + 1;
+      continue;
     }
     from = i + 1;
     pos = jsonEscape(b, out, pos);

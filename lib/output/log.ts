@@ -370,7 +370,11 @@ export class Logger {
         message: name === null ? text : `[${name}] ${text}`,
         ...extra,
       };
-      return JSON.stringify(record) + "\n";
+      // U+2028 and U+2029 escaped too, as in child lines (see escape.ts).
+      return JSON.stringify(record).replace(
+        /[\u2028\u2029]/g,
+        (c) => c === "\u2028" ? "\\u2028" : "\\u2029",
+      ) + "\n";
     }
     const tag = name === null ? "tend" : `[${name}] tend:`;
     // One record per line, always: a stack trace or an OS message with line

@@ -65,8 +65,8 @@ Deno.test("in tend's own folder, a symlink the operator made is followed", async
     await Deno.chmod(dir, 0o755);
     const target = join(dir, "real.log");
     const link = join(dir, "web.log");
+    await Deno.writeTextFile(target, "");
     await Deno.symlink(target, link);
-    // Dangling at first: the target is made, as before.
     const file = await denoLogFiles.open(link);
     await file.write(new TextEncoder().encode("through the link\n"));
     file.close();

@@ -222,3 +222,20 @@ Deno.test("JSON escapes: bad bytes as \\xNN, control characters the JSON way", (
     '"\\\n\t\r\x01\\xffé\u2028',
   );
 });
+
+Deno.test("JSON escapes U+2028 and U+2029 as \\u2028 and \\u2029, valid or not, and keeps other E2 sequences", () => {
+  const text = "a\u2028b\u2029c\u20acd\u2026e";
+  const src = new TextEncoder().encode(text);
+  for (const valid of [true, false]) {
+    const out = new Uint8Array(src.length * JSON_GROWTH);
+    const end = escapeJsonInto(src, 0, src.length, valid, out, 0);
+    const json = new TextDecoder().decode(out.subarray(0, end));
+    assert.equal(json, "a\\u2028b\\u2029c\u20acd\u2026e", `valid: ${valid}`);
+    assert.equal(JSON.parse(`"${json}"`), text);
+  }
+  // At the very end, and cut short (E2 80 without its last byte, invalid).
+  const tail = new Uint8Array([0x61, 0xe2, 0x80, 0xa8]);
+  const out = new Uint8Array(tail.length * JSON_GROWTH);
+  const end = escapeJsonInto(tail, 0, tail.length, true, out, 0);
+  assert.equal(new TextDecoder().decode(out.subarray(0, end)), "a\\u2028");
+});

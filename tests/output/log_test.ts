@@ -904,3 +904,13 @@ Deno.test("a destination that takes nothing for stallTimeout lets the readers go
   assert.match(notices[0]!, /has taken nothing for 0\.05 s/);
   assert.match(notices[1]!, /written again; up to \d+ records were lost/);
 });
+
+Deno.test("JSON records of tend's own escape U+2028 and U+2029 too", async () => {
+  const out = new Collect();
+  const logger = new Logger({ out, now: fixed, format: "json" });
+  logger.log("info", "a\u2028b\u2029c");
+  await logger.flush();
+  assert.equal(out.lines.length, 1);
+  assert.ok(out.lines[0]!.includes("a\\u2028b\\u2029c"), out.lines[0]);
+  assert.equal(JSON.parse(out.lines[0]!).message, "a\u2028b\u2029c");
+});
