@@ -18,6 +18,7 @@ import {
   PERMISSIONS,
   SLEEPER,
   tempDir,
+  Tend,
   tend,
   TIMEOUT,
   yaml,
@@ -413,6 +414,85 @@ Deno.test("the listener survives garbage (half requests past the cap, a 10 MB bo
   const rss = (await scrape(at.base)).get("process_resident_memory_bytes")!;
   assert.ok(rss < before + 64 * 1024 * 1024, `RSS ${before} -> ${rss}`);
   assert.equal(t.recordsOf("ticker", "exited").length, 0);
+  t.signal("SIGTERM");
+  assert.equal(await t.exit(), 0, t.transcript());
+});
+
+Deno.test("when every descriptor is taken the HTTP listener stops accepting, and it listens again once they are free", async () => {
+  // Regression: an accept that failed with EMFILE ended node:http's accept
+  // loop under Deno for good, and said nothing: the kernel queued every
+  // connection after, and /livez timed out for the rest of the run.
+  await using dir = await tempDir();
+  const file = await dir.write(
+    "procs.yaml",
+    yaml({ processes: { s: { cmd: SLEEPER } } }),
+  );
+  const prlimit = await new Deno.Command("sh", { args: ["-c", "command -v prlimit"] })
+    .output();
+  assert.ok(prlimit.success, "prlimit (util-linux) is needed");
+  await using t = new Tend(
+    new Deno.Command("prlimit", {
+      args: [
+        "--nofile=60:60",
+        Deno.execPath(),
+        "run",
+        ...PERMISSIONS,
+        MAIN,
+        "run",
+        "--log-format",
+        "json",
+        "--http",
+        "127.0.0.1:0",
+        file,
+      ],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      detached: true,
+    }),
+  );
+  const at = await listening(t);
+  await t.said("s", "ready");
+  // Each on a new connection: one kept alive from before would be answered
+  // by a server that accepts nothing.
+  const livez = async () => {
+    using c = await RawConnection.open(at.port);
+    await c.send("GET /livez HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    await within(c.closed, 2000);
+    return c.status;
+  };
+  assert.equal(await livez(), 200);
+  // More half requests than tend has descriptors left (bounded: 130).
+  const held: RawConnection[] = [];
+  try {
+    for (let i = 0; i < 130; i++) {
+      const c = await RawConnection.open(at.port);
+      held.push(c);
+      await c.send("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+    }
+    await new Promise((r) => setTimeout(r, 2000));
+  } finally {
+    for (const c of held) c[Symbol.dispose]();
+  }
+  await until(
+    "/livez to answer again",
+    async () => (await livez().catch(() => null)) === 200 ? true : undefined,
+    30_000,
+  );
+  const stopped = t.records.find((r) =>
+    /the HTTP listener on 127\.0\.0\.1:\d+ stopped working \(.*\); listening again/
+      .test(r.message)
+  );
+  assert.ok(stopped !== undefined, t.transcript());
+  assert.equal(stopped.level, "error");
+  await t.record(
+    "the recovery logged",
+    (r) => /the HTTP listener on 127\.0\.0\.1:\d+ works again/.test(r.message),
+  );
+  // The unix socket and the children were not harmed.
+  const status = await ctl(["status", "-c", file]);
+  assert.equal(status.code, 0, status.stderr);
+  assert.match(status.stdout, /^s\s+RUNNING/m);
   t.signal("SIGTERM");
   assert.equal(await t.exit(), 0, t.transcript());
 });
