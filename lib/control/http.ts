@@ -58,6 +58,7 @@ import { BearerCheck, hostAllowed } from "./auth.ts";
 import { checkResponse, livenessChecks, readinessChecks } from "./checks.ts";
 import { DASHBOARD_CSP, DASHBOARD_HTML } from "./dashboard.ts";
 import { METRICS_CONTENT_TYPE, type ProcessMetrics, renderMetrics } from "./metrics.ts";
+import { escapeText } from "../output/escape.ts";
 
 /** How the listener bounds what clients can hold. */
 export interface HttpLimits {
@@ -804,7 +805,8 @@ export function httpRoutes(info: RouteInfo): Route[] {
     if (only !== undefined) {
       const check = checks.find((c) => c.name === only);
       if (check === undefined) {
-        return text(404, `no check named ${only.slice(0, 80)}\n`);
+        // The name is the client's, percent-decoded: escaped, as in a log.
+        return text(404, `no check named ${escapeText(only.slice(0, 80))}\n`);
       }
       const r = checkResponse(kind, [check], {
         verbose: query.has("verbose"),

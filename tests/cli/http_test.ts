@@ -496,3 +496,85 @@ Deno.test("when every descriptor is taken the HTTP listener stops accepting, and
   t.signal("SIGTERM");
   assert.equal(await t.exit(), 0, t.transcript());
 });
+
+Deno.test("the open routes show no probe command, probe output or spawn error, with or without ?verbose, and no control character; /v1 has the detail", async () => {
+  // Regression: /readyz, which needs no token, said
+  // "STARTING: not ready yet (exec sh -c '... --password=...': ...)".
+  const secret = "Hunter2-SECRET";
+  await using dir = await tempDir();
+  const file = await dir.write(
+    "procs.yaml",
+    yaml({
+      minRestartDelay: 0.2,
+      maxRestartDelay: 0.5,
+      processes: {
+        db: {
+          cmd: SLEEPER,
+          ready: {
+            shell:
+              `echo denied --password=${secret}; printf '\\033[2J\\v\\f\\r\\342\\200\\250'; ` +
+              `test -n "${secret}" && exit 1`,
+            period: "200ms",
+          },
+        },
+        bad: { cmd: [join(dir.path, `no-${secret}`, "bin")] },
+      },
+    }),
+  );
+  await using t = tend(["run", "--log-format", "json", "--http", "127.0.0.1:0", file]);
+  const at = await listening(t);
+  // The detail is there behind the token: the probe ran, the start failed.
+  await until("the probe's result and the spawn error in /v1/status", async () => {
+    const r = await get(`${at.base}/v1/status`, at.token);
+    const processes = JSON.parse(r.text).processes as {
+      name: string;
+      probe: string | null;
+      spawnError: string | null;
+    }[];
+    const db = processes.find((p) => p.name === "db");
+    const bad = processes.find((p) => p.name === "bad");
+    return db?.probe?.includes(secret) && bad?.spawnError?.includes(secret)
+      ? true
+      : undefined;
+  });
+  const open = [
+    "/readyz",
+    "/readyz?verbose",
+    "/readyz?verbose&exclude=shutdown",
+    "/readyz/process/db",
+    "/readyz/process/db?verbose",
+    "/readyz/process/bad",
+    "/readyz/process/bad?verbose",
+    "/livez",
+    "/livez?verbose",
+    "/livez/ping",
+    "/metrics",
+    "/",
+    // A name of the client's, percent-decoded, in the 404.
+    "/readyz/process%2F%1B%5B2J%0B%0C%0D%E2%80%A8%C2%85x",
+  ];
+  for (const path of open) {
+    const r = await get(at.base + path);
+    assert.ok(r.status !== 401, path);
+    assert.ok(!r.text.includes(secret), `${path}: ${r.text}`);
+    assert.doesNotMatch(r.text, /mysqladmin|denied|--password|No such file/, path);
+    // deno-lint-ignore no-control-regex
+    assert.doesNotMatch(r.text, /[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]/, path);
+  }
+  const db = await get(`${at.base}/readyz/process/db`);
+  assert.equal(db.status, 503);
+  assert.equal(
+    db.text,
+    "[-]process/db failed: STARTING: not ready yet\nreadyz check failed\n",
+  );
+  const bad = await get(`${at.base}/readyz/process/bad`);
+  assert.match(
+    bad.text,
+    /^\[-\]process\/bad failed: (BACKOFF after a failed start|FATAL: gave up after a failed start)/,
+  );
+  const odd = await get(`${at.base}/readyz/process%2F%1B%5B2J%0B%0C%0D%E2%80%A8x`);
+  assert.equal(odd.status, 404);
+  assert.equal(odd.text, "no check named process/\\x1b[2J\\x0b\\x0c\\r\\u2028x\n");
+  t.signal("SIGTERM");
+  assert.equal(await t.exit(), 0, t.transcript());
+});
