@@ -205,6 +205,8 @@ export async function claimControl(target: RunTarget): Promise<ControlPlane | nu
   let web: HttpServer | null = null;
   let webApi: ControlApi | null = null;
   let webFailed: ((error: unknown) => void) | null = null;
+  let webStopped: ((error: Error) => void) | null = null;
+  let webRecovered: (() => void) | null = null;
   let webAttach: ((supervisor: Supervisor) => void) | null = null;
   if (plan !== null) {
     // Loaded only when asked for: a tend without it pays nothing for node:http.
@@ -221,6 +223,8 @@ export async function claimControl(target: RunTarget): Promise<ControlPlane | nu
             : webApi.handle(request),
         beforeClose: () => webApi?.close(),
         onFailure: (error) => webFailed?.(error),
+        onStopped: (error) => webStopped?.(error),
+        onRecovered: () => webRecovered?.(),
       });
     } catch (error) {
       await server.close();
@@ -271,6 +275,13 @@ export async function claimControl(target: RunTarget): Promise<ControlPlane | nu
         }:${web.port}`;
         webFailed = (error) =>
           log.log("error", `the HTTP listener on ${at} reported: ${error}`);
+        webStopped = (error) =>
+          log.log(
+            "error",
+            `the HTTP listener on ${at} stopped working (${error.message}); ` +
+              `listening again`,
+          );
+        webRecovered = () => log.log("info", `the HTTP listener on ${at} works again`);
         // The one place a generated token is shown: in the dashboard's
         // address, as Jupyter does; a token given to tend is not repeated.
         const dashboard = plan.from === "generated"

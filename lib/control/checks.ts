@@ -16,10 +16,19 @@
  * whose children misbehave is still alive, and restarting tend would not
  * help them.
  *
+ * These routes need no token, so a reason says only states, exit
+ * statuses, names and counts (`STARTING: not ready yet`, `BACKOFF after
+ * exit 3`, `RUNNING: ready probe failing`): never what a probe ran or
+ * found, nor why a start failed, which can hold a command line with a
+ * password in it. That detail is in `/v1/status` (`probe`, `spawnError`),
+ * behind the token. What text remains has its control characters escaped
+ * as in text log records, so that it cannot drive a terminal.
+ *
  * @module
  */
 
 import type { ProcessStatus } from "../core/monitor.ts";
+import { escapeText } from "../output/escape.ts";
 
 /** One check and its outcome. */
 export interface Check {
@@ -63,7 +72,10 @@ export function readinessChecks(
   return checks;
 }
 
-/** Whether one process is as it should be for tend to be ready. */
+/**
+ * Whether one process is as it should be for tend to be ready, and if not,
+ * why, in state words only: no probe's command or output, no spawn error.
+ */
 export function processCheck(s: ProcessStatus, now: number): Check {
   const name = `process/${s.name}`;
   const exit = s.lastExit === null
@@ -79,26 +91,31 @@ export function processCheck(s: ProcessStatus, now: number): Check {
     return { name, ok: true, reason: "finished" };
   }
   const fail = (reason: string): Check => ({ name, ok: false, reason });
+  // The last start failed rather than the last child ended.
+  const failedStart = s.spawnError !== null;
   switch (s.state) {
     case "RUNNING":
+      // It was ready once (else it would be STARTING): its probe fails now.
+      return fail("RUNNING: ready probe failing");
     case "STARTING":
-      return fail(`${s.state}: not ready yet${s.probe ? ` (${s.probe})` : ""}`);
+      return fail("STARTING: not ready yet");
     case "BACKOFF": {
       const due = s.nextStartAt === null
         ? ""
         : `, next start in ${Math.max(0, Math.ceil((s.nextStartAt - now) / 1000))}s`;
-      const why = s.spawnError ?? exit;
+      const why = failedStart ? "a failed start" : exit;
       return fail(`BACKOFF${why ? ` after ${why}` : ""}${due}`);
     }
     case "FATAL":
       return fail(
         `FATAL: gave up${
-          s.spawnError ? ` (${s.spawnError})` : exit ? ` after ${exit}` : ""
+          failedStart ? " after a failed start" : exit ? ` after ${exit}` : ""
         }`,
       );
     case "EXITED":
       return fail(`EXITED with ${exit || "an unknown status"}; not restarted`);
     case "STOPPED":
+      // What it waits for names processes and states, nothing else.
       if (s.blocked) {
         return fail(`STOPPED: ${s.waiting ?? "blocked"}, which can never happen`);
       }
@@ -138,20 +155,23 @@ export function checkResponse(
     .filter((c) => options.verbose || !c.ok)
     .map((c) =>
       c.ok
-        ? `[+]${c.name} ok${c.reason ? ` (${c.reason})` : ""}`
-        : `[-]${c.name} failed: ${oneLine(c.reason ?? "failed")}`
+        ? `[+]${escapeText(c.name)} ok${c.reason ? ` (${oneLine(c.reason)})` : ""}`
+        : `[-]${escapeText(c.name)} failed: ${oneLine(c.reason ?? "failed")}`
     );
   if (options.verbose) {
     for (const name of excluded) {
-      if (checks.some((c) => c.name === name)) lines.push(`[+]${name} excluded: ok`);
+      if (checks.some((c) => c.name === name)) {
+        lines.push(`[+]${escapeText(name)} excluded: ok`);
+      }
     }
   }
   lines.push(`${kind} check ${ok ? "passed" : "failed"}`);
   return { status: ok ? 200 : 503, body: lines.join("\n") + "\n" };
 }
 
-// A reason as one line (a spawn error may hold a newline), not too long.
+// A reason as one line, not too long, with no character a terminal would
+// act on (escaped as a text log record escapes them).
 function oneLine(text: string): string {
-  const flat = text.replace(/[\r\n]+/g, " ");
-  return flat.length > 300 ? `${flat.slice(0, 300)}...` : flat;
+  const flat = text.length > 300 ? `${text.slice(0, 300)}...` : text;
+  return escapeText(flat.replace(/[\r\n]+/g, " "));
 }

@@ -30,6 +30,14 @@
  * open on this listener, apart from the unix socket's own 64: a client of
  * the port cannot use up the socket's.
  *
+ * **It watches itself.** An `accept` that fails (EMFILE, when every
+ * descriptor is taken) ends Deno's `node:http` accept loop for good, and
+ * no `error` is emitted: the kernel goes on queueing connections nobody
+ * takes. So every 5 s the listener connects to itself and waits for the
+ * server to see that connection; when it does not, the failure is
+ * reported and the listener listens again on the same port (connections
+ * open stay), after a back-off, until a check sees its connection again.
+ *
  * **No CORS**: no `Access-Control-*` header is ever sent, so a page of
  * another origin cannot read an answer, and cannot send the
  * `Authorization` header at all (that needs a preflight, which fails).
@@ -50,6 +58,7 @@ import { BearerCheck, hostAllowed } from "./auth.ts";
 import { checkResponse, livenessChecks, readinessChecks } from "./checks.ts";
 import { DASHBOARD_CSP, DASHBOARD_HTML } from "./dashboard.ts";
 import { METRICS_CONTENT_TYPE, type ProcessMetrics, renderMetrics } from "./metrics.ts";
+import { escapeText } from "../output/escape.ts";
 
 /** How the listener bounds what clients can hold. */
 export interface HttpLimits {
@@ -109,11 +118,44 @@ export interface HttpOptions {
   beforeClose?: () => void;
   /** Called when the listener reports an error after it started. */
   onFailure?: (error: unknown) => void;
+  /**
+   * Called when the watchdog finds that the listener stopped accepting
+   * connections (an `accept` that failed with EMFILE ends Deno's accept
+   * loop for good, and nothing is emitted); it listens again, after a
+   * back-off, until that works.
+   */
+  onStopped?: (error: Error) => void;
+  /** Called when the listener accepts connections again after that. */
+  onRecovered?: () => void;
+  /**
+   * How the listener watches itself: every `intervalMs` it connects to its
+   * own address and waits `timeoutMs` for the server to see that
+   * connection; `retryDelays` are the waits before each new listen after
+   * a failure, the last repeated. `intervalMs: 0` turns it off.
+   * @default { intervalMs: 5000, timeoutMs: 3000, retryDelays: [100, 200, 500, 1000, 2000, 5000] }
+   */
+  watchdog?: Partial<WatchdogOptions>;
   /** Limits, each defaulting to {@linkcode DEFAULT_LIMITS}. */
   limits?: Partial<HttpLimits>;
   /** Longest wait for requests in flight at close. @default 2000 */
   graceMs?: number;
 }
+
+/** How the listener watches that it still accepts connections. */
+export interface WatchdogOptions {
+  /** Milliseconds between checks; 0 for none. */
+  intervalMs: number;
+  /** Milliseconds the server has to see the check's connection. */
+  timeoutMs: number;
+  /** Milliseconds before each new listen after a failure, the last repeated. */
+  retryDelays: readonly number[];
+}
+
+const WATCHDOG: Readonly<WatchdogOptions> = Object.freeze({
+  intervalMs: 5_000,
+  timeoutMs: 3_000,
+  retryDelays: Object.freeze([100, 200, 500, 1000, 2000, 5000]),
+});
 
 /** A listening HTTP server. */
 export interface HttpServer {
@@ -182,7 +224,9 @@ export async function listenHttp(options: HttpOptions): Promise<HttpServer> {
   // have tend keep every answer (measured: 1 GB from one connection).
   const unanswered = new WeakMap<object, number>();
   let connections = 0;
+  let watchdog: Watchdog | null = null;
   server.on("connection", (socket: Socket) => {
+    watchdog?.accepted(socket);
     connections++;
     socket.once("close", () => connections--);
     meter(socket, () => unanswered.get(socket) ?? 0, limits.maxPipelined);
@@ -242,17 +286,45 @@ export async function listenHttp(options: HttpOptions): Promise<HttpServer> {
     }
   });
   let closed = false;
+  let relistening = false;
   server.on("error", (error) => {
-    if (!closed) options.onFailure?.(error);
+    if (!closed && !relistening) options.onFailure?.(error);
   });
   const bound = server.address();
   const port = typeof bound === "object" && bound !== null ? bound.port : address.port;
-  // The dashboard's address as a browser on this machine reaches it.
-  const host = address.wildcard
-    ? (address.hostname === "::" ? "[::1]" : "127.0.0.1")
-    : address.hostname.includes(":")
-    ? `[${address.hostname}]`
+  // Where this machine reaches the listener: for the dashboard's address,
+  // and for the watchdog.
+  const reach = address.wildcard
+    ? (address.hostname === "::" ? "::1" : "127.0.0.1")
     : address.hostname;
+  const host = reach.includes(":") ? `[${reach}]` : reach;
+  const watch = { ...WATCHDOG, ...options.watchdog };
+  if (watch.intervalMs > 0) {
+    watchdog = new Watchdog(watch, { hostname: reach, port }, {
+      // Stops listening (the dead accept loop with it) and listens again
+      // on the same port; connections open stay as they are.
+      relisten: () =>
+        new Promise<void>((resolve) => {
+          relistening = true;
+          const done = () => {
+            relistening = false;
+            server.off("error", done);
+            server.off("listening", done);
+            resolve();
+          };
+          server.close();
+          server.once("error", done);
+          server.once("listening", done);
+          try {
+            server.listen({ host: address.hostname, port });
+          } catch {
+            done();
+          }
+        }),
+      stopped: (error: Error) => options.onStopped?.(error),
+      recovered: () => options.onRecovered?.(),
+    });
+  }
   return {
     hostname: address.hostname,
     port,
@@ -266,6 +338,7 @@ export async function listenHttp(options: HttpOptions): Promise<HttpServer> {
     async close() {
       if (closed) return;
       closed = true;
+      await watchdog?.stop();
       options.beforeClose?.();
       let timer: ReturnType<typeof setTimeout> | undefined;
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
@@ -281,6 +354,184 @@ export async function listenHttp(options: HttpOptions): Promise<HttpServer> {
       server.closeAllConnections();
     },
   };
+}
+
+// What a check of the listener found: the server saw its connection (or
+// closed it: at the connection cap), did not (or nothing listens), or
+// cannot tell (tend has no descriptor for the connection, its event loop
+// was held up, or the check was stopped).
+type Verdict = "seen" | "unseen" | "unknown";
+
+// The ports of connections accepted while a check runs are kept to match
+// its own against; a flood past this many leaves the check undecided.
+const MAX_NOTED = 1024;
+
+/**
+ * Watches that the listener accepts connections: Deno's `node:http` stops
+ * accepting for good after an `accept` that fails (EMFILE, when tend's
+ * children or clients hold every descriptor) and says nothing, so the
+ * kernel queues connections that nobody takes. Every `intervalMs` it
+ * connects to the listener and waits for the server's `connection` event
+ * with that connection's port; when none comes it reports the failure,
+ * and has the listener listen again (after a back-off) until a check sees
+ * its connection again. Its timers and connections never keep tend alive.
+ */
+interface WatchdogHooks {
+  relisten: () => Promise<void>;
+  stopped: (error: Error) => void;
+  recovered: () => void;
+}
+
+class Watchdog {
+  #options: WatchdogOptions;
+  #target: { hostname: string; port: number };
+  #hooks: WatchdogHooks;
+  #abort = new AbortController();
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #wake: (() => void) | null = null;
+  #conn: Deno.TcpConn | null = null;
+  #noted: Set<number> | null = null;
+  #loop: Promise<void>;
+
+  constructor(
+    options: WatchdogOptions,
+    target: { hostname: string; port: number },
+    hooks: WatchdogHooks,
+  ) {
+    this.#options = options;
+    this.#target = target;
+    this.#hooks = hooks;
+    this.#loop = this.#run();
+  }
+
+  /** Tells it about a connection the server accepted. */
+  accepted(socket: Socket): void {
+    const noted = this.#noted;
+    if (noted === null || noted.size >= MAX_NOTED) return;
+    if (socket.remotePort !== undefined) noted.add(socket.remotePort);
+    this.#wake?.();
+  }
+
+  /** Stops watching; settles once its check (if one runs) has ended. */
+  async stop(): Promise<void> {
+    this.#abort.abort();
+    clearTimeout(this.#timer);
+    this.#wake?.();
+    try {
+      this.#conn?.close();
+    } catch {
+      // closed already
+    }
+    await this.#loop;
+  }
+
+  async #run(): Promise<void> {
+    const signal = this.#abort.signal;
+    const delays = this.#options.retryDelays;
+    let broken = false;
+    let attempt = 0;
+    while (!signal.aborted) {
+      await this.#sleep(
+        broken
+          ? delays[Math.min(attempt, delays.length - 1)] ?? 1000
+          : this.#options.intervalMs,
+      );
+      if (signal.aborted) return;
+      const verdict = await this.#check();
+      if (signal.aborted) return;
+      if (verdict === "seen") {
+        if (broken) this.#hooks.recovered();
+        broken = false;
+        attempt = 0;
+      } else if (verdict === "unseen") {
+        if (!broken) {
+          this.#hooks.stopped(
+            new Error(
+              `a connection to it was not accepted within ` +
+                `${this.#options.timeoutMs / 1000}s, as after tend ran out of ` +
+                `file descriptors`,
+            ),
+          );
+        }
+        broken = true;
+        attempt++;
+        await this.#hooks.relisten();
+      } else if (broken) {
+        attempt++;
+      }
+    }
+  }
+
+  // Waits `ms`, or less if stopped.
+  #sleep(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.#wake = resolve;
+      this.#timer = setTimeout(resolve, ms);
+      Deno.unrefTimer(this.#timer as unknown as number);
+    }).then(() => {
+      clearTimeout(this.#timer);
+      this.#wake = null;
+    });
+  }
+
+  // One check: connect, and see whether the server sees it.
+  async #check(): Promise<Verdict> {
+    const { timeoutMs } = this.#options;
+    const noted = new Set<number>();
+    this.#noted = noted;
+    const deadline = performance.now() + timeoutMs;
+    let conn: Deno.TcpConn;
+    try {
+      conn = await Deno.connect({
+        hostname: this.#target.hostname,
+        port: this.#target.port,
+        signal: AbortSignal.any([this.#abort.signal, AbortSignal.timeout(timeoutMs)]),
+      });
+    } catch (error) {
+      this.#noted = null;
+      if (this.#abort.signal.aborted) return "unknown";
+      // Refused: nothing listens. Timed out: the kernel's queue is full.
+      return error instanceof Deno.errors.ConnectionRefused ||
+          (error instanceof DOMException && error.name === "TimeoutError")
+        ? "unseen"
+        : "unknown";
+    }
+    this.#conn = conn;
+    conn.unref();
+    try {
+      const port = conn.localAddr.port;
+      // The server closes a connection past its cap at once: that too
+      // means it accepts.
+      let ended = false;
+      conn.read(new Uint8Array(1)).then(
+        (n) => {
+          if (n === null) ended = true;
+          this.#wake?.();
+        },
+        () => this.#wake?.(),
+      );
+      while (!noted.has(port) && !ended) {
+        if (this.#abort.signal.aborted) return "unknown";
+        const left = deadline - performance.now();
+        if (left <= 0) break;
+        const due = performance.now() + left;
+        await this.#sleep(left);
+        // A timer this late means the event loop was held up, and the
+        // connection may be waiting behind it: no verdict.
+        if (performance.now() - due > 1000 && !noted.has(port)) return "unknown";
+      }
+      if (noted.has(port) || ended) return "seen";
+      return noted.size >= MAX_NOTED ? "unknown" : "unseen";
+    } finally {
+      this.#noted = null;
+      this.#conn = null;
+      try {
+        conn.close();
+      } catch {
+        // closed by stop()
+      }
+    }
+  }
 }
 
 // The bytes a connection sends, fed to node:http's parser in pieces of
@@ -554,7 +805,8 @@ export function httpRoutes(info: RouteInfo): Route[] {
     if (only !== undefined) {
       const check = checks.find((c) => c.name === only);
       if (check === undefined) {
-        return text(404, `no check named ${only.slice(0, 80)}\n`);
+        // The name is the client's, percent-decoded: escaped, as in a log.
+        return text(404, `no check named ${escapeText(only.slice(0, 80))}\n`);
       }
       const r = checkResponse(kind, [check], {
         verbose: query.has("verbose"),

@@ -18,6 +18,7 @@ import {
   PERMISSIONS,
   SLEEPER,
   tempDir,
+  Tend,
   tend,
   TIMEOUT,
   yaml,
@@ -413,6 +414,167 @@ Deno.test("the listener survives garbage (half requests past the cap, a 10 MB bo
   const rss = (await scrape(at.base)).get("process_resident_memory_bytes")!;
   assert.ok(rss < before + 64 * 1024 * 1024, `RSS ${before} -> ${rss}`);
   assert.equal(t.recordsOf("ticker", "exited").length, 0);
+  t.signal("SIGTERM");
+  assert.equal(await t.exit(), 0, t.transcript());
+});
+
+Deno.test("when every descriptor is taken the HTTP listener stops accepting, and it listens again once they are free", async () => {
+  // Regression: an accept that failed with EMFILE ended node:http's accept
+  // loop under Deno for good, and said nothing: the kernel queued every
+  // connection after, and /livez timed out for the rest of the run.
+  await using dir = await tempDir();
+  const file = await dir.write(
+    "procs.yaml",
+    yaml({ processes: { s: { cmd: SLEEPER } } }),
+  );
+  const prlimit = await new Deno.Command("sh", { args: ["-c", "command -v prlimit"] })
+    .output();
+  assert.ok(prlimit.success, "prlimit (util-linux) is needed");
+  await using t = new Tend(
+    new Deno.Command("prlimit", {
+      args: [
+        "--nofile=60:60",
+        Deno.execPath(),
+        "run",
+        ...PERMISSIONS,
+        MAIN,
+        "run",
+        "--log-format",
+        "json",
+        "--http",
+        "127.0.0.1:0",
+        file,
+      ],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      detached: true,
+    }),
+  );
+  const at = await listening(t);
+  await t.said("s", "ready");
+  // Each on a new connection: one kept alive from before would be answered
+  // by a server that accepts nothing.
+  const livez = async () => {
+    using c = await RawConnection.open(at.port);
+    await c.send("GET /livez HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    await within(c.closed, 2000);
+    return c.status;
+  };
+  assert.equal(await livez(), 200);
+  // More half requests than tend has descriptors left (bounded: 130).
+  const held: RawConnection[] = [];
+  try {
+    for (let i = 0; i < 130; i++) {
+      const c = await RawConnection.open(at.port);
+      held.push(c);
+      await c.send("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+    }
+    await new Promise((r) => setTimeout(r, 2000));
+  } finally {
+    for (const c of held) c[Symbol.dispose]();
+  }
+  await until(
+    "/livez to answer again",
+    async () => (await livez().catch(() => null)) === 200 ? true : undefined,
+    30_000,
+  );
+  const stopped = t.records.find((r) =>
+    /the HTTP listener on 127\.0\.0\.1:\d+ stopped working \(.*\); listening again/
+      .test(r.message)
+  );
+  assert.ok(stopped !== undefined, t.transcript());
+  assert.equal(stopped.level, "error");
+  await t.record(
+    "the recovery logged",
+    (r) => /the HTTP listener on 127\.0\.0\.1:\d+ works again/.test(r.message),
+  );
+  // The unix socket and the children were not harmed.
+  const status = await ctl(["status", "-c", file]);
+  assert.equal(status.code, 0, status.stderr);
+  assert.match(status.stdout, /^s\s+RUNNING/m);
+  t.signal("SIGTERM");
+  assert.equal(await t.exit(), 0, t.transcript());
+});
+
+Deno.test("the open routes show no probe command, probe output or spawn error, with or without ?verbose, and no control character; /v1 has the detail", async () => {
+  // Regression: /readyz, which needs no token, said
+  // "STARTING: not ready yet (exec sh -c '... --password=...': ...)".
+  const secret = "Hunter2-SECRET";
+  await using dir = await tempDir();
+  const file = await dir.write(
+    "procs.yaml",
+    yaml({
+      minRestartDelay: 0.2,
+      maxRestartDelay: 0.5,
+      processes: {
+        db: {
+          cmd: SLEEPER,
+          ready: {
+            shell:
+              `echo denied --password=${secret}; printf '\\033[2J\\v\\f\\r\\342\\200\\250'; ` +
+              `test -n "${secret}" && exit 1`,
+            period: "200ms",
+          },
+        },
+        bad: { cmd: [join(dir.path, `no-${secret}`, "bin")] },
+      },
+    }),
+  );
+  await using t = tend(["run", "--log-format", "json", "--http", "127.0.0.1:0", file]);
+  const at = await listening(t);
+  // The detail is there behind the token: the probe ran, the start failed.
+  await until("the probe's result and the spawn error in /v1/status", async () => {
+    const r = await get(`${at.base}/v1/status`, at.token);
+    const processes = JSON.parse(r.text).processes as {
+      name: string;
+      probe: string | null;
+      spawnError: string | null;
+    }[];
+    const db = processes.find((p) => p.name === "db");
+    const bad = processes.find((p) => p.name === "bad");
+    return db?.probe?.includes(secret) && bad?.spawnError?.includes(secret)
+      ? true
+      : undefined;
+  });
+  const open = [
+    "/readyz",
+    "/readyz?verbose",
+    "/readyz?verbose&exclude=shutdown",
+    "/readyz/process/db",
+    "/readyz/process/db?verbose",
+    "/readyz/process/bad",
+    "/readyz/process/bad?verbose",
+    "/livez",
+    "/livez?verbose",
+    "/livez/ping",
+    "/metrics",
+    "/",
+    // A name of the client's, percent-decoded, in the 404.
+    "/readyz/process%2F%1B%5B2J%0B%0C%0D%E2%80%A8%C2%85x",
+  ];
+  for (const path of open) {
+    const r = await get(at.base + path);
+    assert.ok(r.status !== 401, path);
+    assert.ok(!r.text.includes(secret), `${path}: ${r.text}`);
+    assert.doesNotMatch(r.text, /mysqladmin|denied|--password|No such file/, path);
+    // deno-lint-ignore no-control-regex
+    assert.doesNotMatch(r.text, /[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]/, path);
+  }
+  const db = await get(`${at.base}/readyz/process/db`);
+  assert.equal(db.status, 503);
+  assert.equal(
+    db.text,
+    "[-]process/db failed: STARTING: not ready yet\nreadyz check failed\n",
+  );
+  const bad = await get(`${at.base}/readyz/process/bad`);
+  assert.match(
+    bad.text,
+    /^\[-\]process\/bad failed: (BACKOFF after a failed start|FATAL: gave up after a failed start)/,
+  );
+  const odd = await get(`${at.base}/readyz/process%2F%1B%5B2J%0B%0C%0D%E2%80%A8x`);
+  assert.equal(odd.status, 404);
+  assert.equal(odd.text, "no check named process/\\x1b[2J\\x0b\\x0c\\r\\u2028x\n");
   t.signal("SIGTERM");
   assert.equal(await t.exit(), 0, t.transcript());
 });

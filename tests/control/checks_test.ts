@@ -54,8 +54,18 @@ Deno.test("readiness fails, saying why, for every state that is not running and 
   const cases: [Partial<ProcessStatus>, RegExp][] = [
     [
       { state: "STARTING", ready: false, probe: "http: connection refused" },
-      /^STARTING: not ready yet \(http: connection refused\)$/,
+      /^STARTING: not ready yet$/,
     ],
+    [
+      { state: "RUNNING", ready: false, probe: "http: connection refused" },
+      /^RUNNING: ready probe failing$/,
+    ],
+    [{
+      state: "BACKOFF",
+      pid: null,
+      spawnError: "no such file",
+      nextStartAt: 1500,
+    }, /^BACKOFF after a failed start, next start in 1s$/],
     [{
       state: "BACKOFF",
       pid: null,
@@ -64,7 +74,11 @@ Deno.test("readiness fails, saying why, for every state that is not running and 
     }, /^BACKOFF after exit 3, next start in 4s$/],
     [
       { state: "FATAL", pid: null, spawnError: "no such file" },
-      /^FATAL: gave up \(no such file\)$/,
+      /^FATAL: gave up after a failed start$/,
+    ],
+    [
+      { state: "FATAL", pid: null, lastExit: { code: 3, signal: null } },
+      /^FATAL: gave up after exit 3$/,
     ],
     [
       { state: "EXITED", pid: null, lastExit: { code: 1, signal: null } },
@@ -147,4 +161,52 @@ Deno.test("a reason is one line, however the error was written", () => {
     { name: "process/x", ok: false, reason: "line one\nline two" },
   ], { verbose: false, exclude: [] });
   assert.equal(r.body, "[-]process/x failed: line one line two\nreadyz check failed\n");
+});
+
+Deno.test("readiness says no probe command, probe output or spawn error: those may hold secrets", () => {
+  // Regression: /readyz, which needs no token, showed a probe's command
+  // line and output, and the error of a failed start.
+  const secret = "Hunter2-SECRET";
+  const probe = `exec sh -c 'mysqladmin --password=${secret} ping': exit code 1: ` +
+    `denied for ${secret}`;
+  const spawnError = `cannot run /opt/${secret}/bin: No such file or directory`;
+  const states: Partial<ProcessStatus>[] = [
+    { state: "STARTING", ready: false, probe },
+    { state: "RUNNING", ready: false, probe },
+    { state: "STOPPING", ready: false, probe },
+    { state: "BACKOFF", pid: null, probe, spawnError, nextStartAt: 900 },
+    { state: "FATAL", pid: null, probe, spawnError },
+    { state: "FATAL", pid: null, probe, lastExit: { code: 2, signal: null } },
+    { state: "EXITED", pid: null, probe, lastExit: { code: 1, signal: null } },
+    { state: "STOPPED", pid: null, probe, spawnError },
+  ];
+  const checks = readinessChecks(
+    states.map((over, i) => status({ name: `p${i}`, ...over })),
+    false,
+    0,
+  );
+  for (const verbose of [false, true]) {
+    const r = checkResponse("readyz", checks, { verbose, exclude: [] });
+    assert.equal(r.status, 503);
+    assert.doesNotMatch(r.body, /Hunter2|mysqladmin|No such file|denied/, r.body);
+  }
+});
+
+Deno.test("a reason's control characters are escaped as in text log records", () => {
+  const r = checkResponse("readyz", [
+    {
+      name: "process/x",
+      ok: false,
+      reason: "a\x1b[2Jb\vc\fd\re\u2028f\u0085g\x7fh\ti",
+    },
+    { name: "process/y", ok: true, reason: "held\x1b]0;title\x07" },
+  ], { verbose: true, exclude: [] });
+  assert.equal(
+    r.body,
+    "[-]process/x failed: a\\x1b[2Jb\\x0bc\\x0cd e\\u2028f\\u0085g\\x7fh\ti\n" +
+      "[+]process/y ok (held\\x1b]0;title\\x07)\n" +
+      "readyz check failed\n",
+  );
+  // deno-lint-ignore no-control-regex
+  assert.doesNotMatch(r.body, /[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]/);
 });

@@ -481,3 +481,42 @@ Deno.test("a stream's client that stops reading is dropped, and its stream cance
   assert.notEqual(await within(gone, 20_000), "timeout", "the stream was cancelled");
   conn.close();
 });
+
+Deno.test("the watchdog finds a working listener working, also at its connection cap, and stops with it", async () => {
+  const address = parseListen("127.0.0.1:0");
+  assert.ok(typeof address !== "string");
+  const stopped: Error[] = [];
+  let recovered = 0;
+  const server = await listenHttp({
+    address,
+    token: TOKEN,
+    handler: () => Promise.resolve(new Response("ok\n")),
+    limits: { maxConnections: 2 },
+    watchdog: { intervalMs: 10, timeoutMs: 500 },
+    onStopped: (error) => stopped.push(error),
+    onRecovered: () => recovered++,
+  });
+  const held: RawConnection[] = [];
+  try {
+    // Checks run while connections come and go, then while the cap is
+    // full (a check's connection is closed at once: that is an accept).
+    for (let i = 0; i < 20; i++) {
+      using c = await RawConnection.open(server.port);
+      await c.send(REQUEST);
+      await within(c.closed, 100);
+    }
+    for (let i = 0; i < 4; i++) {
+      const c = await RawConnection.open(server.port);
+      held.push(c);
+      await c.send("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+  } finally {
+    for (const c of held) c[Symbol.dispose]();
+  }
+  assert.deepEqual(stopped, []);
+  assert.equal(recovered, 0);
+  // Closed in the middle of a check: nothing is left running (the test's
+  // sanitizers say so).
+  await server.close();
+});
