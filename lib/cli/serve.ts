@@ -278,8 +278,9 @@ export async function claimControl(target: RunTarget): Promise<ControlPlane | nu
         webStopped = (error) =>
           log.log(
             "error",
-            `the HTTP listener on ${at} stopped working (${error.message}); ` +
-              `listening again`,
+            `the HTTP listener on ${at} stopped accepting connections ` +
+              `(${error.message}); /livez, /readyz, /metrics and the dashboard ` +
+              `cannot be reached until it does again: restart tend if it does not`,
           );
         webRecovered = () => log.log("info", `the HTTP listener on ${at} works again`);
         // The one place a generated token is shown: in the dashboard's

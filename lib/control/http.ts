@@ -130,8 +130,8 @@ export interface HttpOptions {
   /**
    * How the listener watches itself: every `intervalMs` it connects to its
    * own address and waits `timeoutMs` for the server to see that
-   * connection; `retryDelays` are the waits before each new listen after
-   * a failure, the last repeated. `intervalMs: 0` turns it off.
+   * connection; `retryDelays` are the waits between checks once it has
+   * failed, the last repeated. `intervalMs: 0` turns it off.
    * @default { intervalMs: 5000, timeoutMs: 3000, retryDelays: [100, 200, 500, 1000, 2000, 5000] }
    */
   watchdog?: Partial<WatchdogOptions>;
@@ -286,9 +286,8 @@ export async function listenHttp(options: HttpOptions): Promise<HttpServer> {
     }
   });
   let closed = false;
-  let relistening = false;
   server.on("error", (error) => {
-    if (!closed && !relistening) options.onFailure?.(error);
+    if (!closed) options.onFailure?.(error);
   });
   const bound = server.address();
   const port = typeof bound === "object" && bound !== null ? bound.port : address.port;
@@ -301,26 +300,6 @@ export async function listenHttp(options: HttpOptions): Promise<HttpServer> {
   const watch = { ...WATCHDOG, ...options.watchdog };
   if (watch.intervalMs > 0) {
     watchdog = new Watchdog(watch, { hostname: reach, port }, {
-      // Stops listening (the dead accept loop with it) and listens again
-      // on the same port; connections open stay as they are.
-      relisten: () =>
-        new Promise<void>((resolve) => {
-          relistening = true;
-          const done = () => {
-            relistening = false;
-            server.off("error", done);
-            server.off("listening", done);
-            resolve();
-          };
-          server.close();
-          server.once("error", done);
-          server.once("listening", done);
-          try {
-            server.listen({ host: address.hostname, port });
-          } catch {
-            done();
-          }
-        }),
       stopped: (error: Error) => options.onStopped?.(error),
       recovered: () => options.onRecovered?.(),
     });
@@ -366,18 +345,22 @@ type Verdict = "seen" | "unseen" | "unknown";
 // its own against; a flood past this many leaves the check undecided.
 const MAX_NOTED = 1024;
 
+// Checks in a row the server must miss before the listener counts as stopped.
+const MISSES_TO_REPORT = 2;
+
 /**
  * Watches that the listener accepts connections: Deno's `node:http` stops
  * accepting for good after an `accept` that fails (EMFILE, when tend's
  * children or clients hold every descriptor) and says nothing, so the
  * kernel queues connections that nobody takes. Every `intervalMs` it
  * connects to the listener and waits for the server's `connection` event
- * with that connection's port; when none comes it reports the failure,
- * and has the listener listen again (after a back-off) until a check sees
- * its connection again. Its timers and connections never keep tend alive.
+ * with that connection's port; when none comes twice in a row it
+ * reports the failure, and when a check sees its connection again, the
+ * recovery. It never closes the listening socket to listen again: in the
+ * moment the port is free another local user could take it (and the
+ * tokens clients send). Its timers and connections never keep tend alive.
  */
 interface WatchdogHooks {
-  relisten: () => Promise<void>;
   stopped: (error: Error) => void;
   recovered: () => void;
 }
@@ -430,6 +413,7 @@ class Watchdog {
     const delays = this.#options.retryDelays;
     let broken = false;
     let attempt = 0;
+    let misses = 0;
     while (!signal.aborted) {
       await this.#sleep(
         broken
@@ -443,19 +427,21 @@ class Watchdog {
         if (broken) this.#hooks.recovered();
         broken = false;
         attempt = 0;
+        misses = 0;
       } else if (verdict === "unseen") {
-        if (!broken) {
+        // Several in a row: one check that a flood held up proves nothing.
+        misses++;
+        if (!broken && misses >= MISSES_TO_REPORT) {
+          broken = true;
           this.#hooks.stopped(
             new Error(
-              `a connection to it was not accepted within ` +
+              `${misses} connections to it in a row were not accepted within ` +
                 `${this.#options.timeoutMs / 1000}s, as after tend ran out of ` +
                 `file descriptors`,
             ),
           );
         }
-        broken = true;
-        attempt++;
-        await this.#hooks.relisten();
+        if (broken) attempt++;
       } else if (broken) {
         attempt++;
       }
@@ -490,11 +476,9 @@ class Watchdog {
     } catch (error) {
       this.#noted = null;
       if (this.#abort.signal.aborted) return "unknown";
-      // Refused: nothing listens. Timed out: the kernel's queue is full.
-      return error instanceof Deno.errors.ConnectionRefused ||
-          (error instanceof DOMException && error.name === "TimeoutError")
-        ? "unseen"
-        : "unknown";
+      // Refused: nothing listens. A connect that times out decides nothing:
+      // a flood of connections fills the kernel's queue just as well.
+      return error instanceof Deno.errors.ConnectionRefused ? "unseen" : "unknown";
     }
     this.#conn = conn;
     conn.unref();
