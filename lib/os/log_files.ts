@@ -48,26 +48,32 @@ export const LOG_FILE_MODE = 0o640;
 export const denoLogFiles = {
   /** Opens `path` for appending, creating it and the folders on the way to it. */
   async open(path: string): Promise<DenoLogFileHandle> {
-    let file: Deno.FsFile;
     try {
-      file = await openAppend(path);
+      await Deno.mkdir(dirname(path), { recursive: true, mode: 0o755 });
     } catch (error) {
-      if (!(error instanceof Deno.errors.NotFound)) throw failure("open", path, error);
-      try {
-        await Deno.mkdir(dirname(path), { recursive: true });
-      } catch (error) {
+      if (!(error instanceof Deno.errors.AlreadyExists)) {
         throw failure("create the folder of", path, error);
       }
-      try {
-        file = await openAppend(path);
-      } catch (error) {
-        throw failure("open", path, error);
-      }
+    }
+    // Decided once the folders exist, on every folder from / down: where
+    // they are tend's own, nobody else can change the path after this.
+    let trust: Trust;
+    try {
+      trust = await folderTrust(path);
+    } catch (error) {
+      throw error instanceof LogFileRefused ? error : failure("open", path, error);
+    }
+    let file: Deno.FsFile;
+    try {
+      if (trust === "shared") await checkShared(path);
+      file = await openAppend(path, trust);
+    } catch (error) {
+      throw error instanceof LogFileRefused ? error : failure("open", path, error);
     }
     let info: Deno.FileInfo;
     try {
       info = await file.stat();
-      await checkOpened(path, info);
+      if (trust === "shared") await checkOpened(path, info);
     } catch (error) {
       file.close();
       throw error instanceof LogFileRefused ? error : failure("stat", path, error);
@@ -122,10 +128,128 @@ export const denoLogFiles = {
   },
 };
 
-// Never O_CREAT without O_EXCL: a new file is made with createNew, which
-// does not follow a symlink (one planted at the path, dangling or not, makes
-// it fail), and an existing one is opened without create, then checked.
-async function openAppend(path: string): Promise<Deno.FsFile> {
+/**
+ * How far the folders on the way to a log can be trusted: `own` when every
+ * one from `/` down (symlinks followed, each found in a trusted folder) is
+ * root's or tend's user's and writable by nobody else; `shared` when the
+ * log's own folder is a sticky one such as `/tmp` (others may add entries
+ * there, but not rename or remove tend's). Anything else is refused: a
+ * folder another user may change (a `user:` process's own log folder, or
+ * one above it) lets that user repoint the path at root's files between
+ * tend's checks and its writes.
+ */
+type Trust = "own" | "shared";
+
+/** A log file tend will not write to, and why. */
+class LogFileRefused extends Error {}
+
+// The most symlinks followed on the way to a log's folder (Linux's limit).
+const MAX_LINKS = 40;
+
+function tendUid(): number | null {
+  try {
+    return Deno.uid();
+  } catch {
+    return null; // no --allow-sys: only root's folders count as tend's own
+  }
+}
+
+async function folderTrust(path: string): Promise<Trust> {
+  const uid = tendUid();
+  const mine = (info: Deno.FileInfo) =>
+    info.uid === 0 || (uid !== null && info.uid === uid);
+  const todo = dirname(path).split("/").filter((part) => part !== "");
+  let dir = "/";
+  let links = 0;
+  let last: Trust = "own";
+  const judge = async (folder: string): Promise<Trust> => {
+    const info = await Deno.stat(folder);
+    const mode = info.mode ?? 0;
+    if (!info.isDirectory || !mine(info)) {
+      if (!info.isDirectory) return "own"; // not a folder: the open fails
+      throw new LogFileRefused(
+        `cannot open ${path}: the folder ${folder} belongs to uid ${info.uid}, not to ` +
+          `tend's user or root; tend writes log files only where no other user can ` +
+          `change the path`,
+      );
+    }
+    if ((mode & 0o022) === 0) return "own";
+    if ((mode & 0o1000) !== 0) return "shared";
+    throw new LogFileRefused(
+      `cannot open ${path}: the folder ${folder} can be written by ` +
+        `${(mode & 0o002) !== 0 ? "others" : "its group"} (mode ` +
+        `${
+          (mode & 0o7777).toString(8).padStart(4, "0")
+        }); tend writes log files only ` +
+        `where no other user can change the path`,
+    );
+  };
+  last = await judge(dir);
+  while (todo.length > 0) {
+    const part = todo.shift()!;
+    if (part === ".") continue;
+    if (part === "..") {
+      dir = dirname(dir);
+      continue;
+    }
+    const next = dir === "/" ? `/${part}` : `${dir}/${part}`;
+    const info = await Deno.lstat(next);
+    if (info.isSymlink) {
+      // Found in a folder checked already: its owner made it. Follow it,
+      // and check every folder it leads through.
+      if (++links > MAX_LINKS) {
+        throw new LogFileRefused(`cannot open ${path}: too many symlinks`);
+      }
+      const target = await Deno.readLink(next);
+      todo.unshift(...target.split("/").filter((p) => p !== ""));
+      if (target.startsWith("/")) {
+        dir = "/";
+        last = await judge(dir);
+      }
+      continue;
+    }
+    // A folder inside a shared one must be tend's own (or shared) itself.
+    dir = next;
+    last = await judge(dir);
+  }
+  return last;
+}
+
+// In a shared (sticky) folder, what is at the path now must be a plain file
+// of tend's user's with one name, or nothing; checked before opening, since
+// opening a planted FIFO would block, and a device could act on the open.
+async function checkShared(path: string): Promise<void> {
+  let here: Deno.FileInfo;
+  try {
+    here = await Deno.lstat(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return; // made with O_EXCL
+    throw error;
+  }
+  const uid = tendUid();
+  const mine = here.uid === 0 || (uid !== null && here.uid === uid);
+  if (!here.isFile || !mine || (here.nlink ?? 1) > 1) {
+    throw new LogFileRefused(
+      `cannot open ${path}: in a folder others can add to (${dirname(path)}), it is ` +
+        `${
+          here.isSymlink
+            ? "a symlink"
+            : !here.isFile
+            ? "not a plain file"
+            : !mine
+            ? `uid ${here.uid}'s, not tend's`
+            : "a file with other names (a hard link)"
+        }, and tend writes only to a plain file of its own there`,
+    );
+  }
+}
+
+// Never O_CREAT without O_EXCL in a shared folder: a new file is made with
+// createNew, which does not follow a symlink planted at the path.
+async function openAppend(path: string, trust: Trust): Promise<Deno.FsFile> {
+  if (trust === "own") {
+    return await Deno.open(path, { append: true, create: true, mode: LOG_FILE_MODE });
+  }
   try {
     return await Deno.open(path, {
       append: true,
@@ -135,62 +259,19 @@ async function openAppend(path: string): Promise<Deno.FsFile> {
   } catch (error) {
     if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
   }
-  try {
-    return await Deno.open(path, { append: true });
-  } catch (error) {
-    // A dangling symlink: made by the operator (followed, and its target
-    // created, as ever) only where nobody else can write.
-    if (!(error instanceof Deno.errors.NotFound) || !await trustedFolder(path)) {
-      throw error;
-    }
-    return await Deno.open(path, { append: true, create: true, mode: LOG_FILE_MODE });
-  }
+  return await Deno.open(path, { append: true });
 }
 
-// Whether only tend's user (or root) may write the folder holding `path`.
-async function trustedFolder(path: string): Promise<boolean> {
-  const folder = await Deno.stat(dirname(path));
-  let uid: number | null = null;
-  try {
-    uid = Deno.uid();
-  } catch {
-    // No --allow-sys: only root's folders count as tend's own.
-  }
-  return (folder.uid === 0 || folder.uid === uid) && ((folder.mode ?? 0) & 0o022) === 0;
-}
-
-/** A log file tend will not write to, and why. */
-class LogFileRefused extends Error {}
-
-/**
- * Refuses what was opened at `path` when someone other than tend's user
- * could have put it there: in a folder another user may write (a `user:`
- * child's own log folder, say), the path must be a plain file, the very
- * one opened. Otherwise a child could swap the log for a symlink to
- * root's `~/.bashrc` (at a rotation, say) and have tend, as root, append
- * lines it chose to it. In a folder only tend's user (or root) may write,
- * a symlink the operator made (`/dev/stderr`) is followed as ever.
- */
+// After opening in a shared folder: the path is still the file opened.
 async function checkOpened(path: string, opened: Deno.FileInfo): Promise<void> {
-  if (await trustedFolder(path)) return;
   const here = await Deno.lstat(path);
-  if (here.isSymlink) {
-    throw new LogFileRefused(
-      `cannot open ${path}: it is a symlink in a folder others can write ` +
-        `(${dirname(path)}), and tend does not follow those`,
-    );
-  }
-  if ((opened.nlink ?? 1) > 1 && opened.isFile) {
-    // A hard link to a file elsewhere (where protected_hardlinks is off).
-    throw new LogFileRefused(
-      `cannot open ${path}: it has other names (a hard link), in a folder others ` +
-        `can write (${dirname(path)})`,
-    );
-  }
-  if (here.dev !== opened.dev || here.ino !== opened.ino) {
+  if (
+    here.isSymlink || !opened.isFile || here.dev !== opened.dev ||
+    here.ino !== opened.ino
+  ) {
     throw new LogFileRefused(
       `cannot open ${path}: it was replaced while tend opened it (in a folder ` +
-        `others can write, ${dirname(path)})`,
+        `others can add to, ${dirname(path)})`,
     );
   }
 }

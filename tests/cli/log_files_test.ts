@@ -120,7 +120,7 @@ Deno.test("a log file that cannot be made is reported once, and the process runs
   assert.equal(found.record.level, "warn");
   assert.match(
     found.record.message,
-    /^ticker's log file: cannot write the log \(cannot open .*\/blocker\/logs\/ticker\.log: Not a directory \(os error 20\)\); records are dropped, and counted, until it works again$/,
+    /^ticker's log file: cannot write the log \(cannot create the folder of .*\/blocker\/logs\/ticker\.log: Not a directory \(os error 20\)\); records are dropped, and counted, until it works again$/,
   );
   // It runs on, past a few retries of the file (one a second).
   await t.said("ticker", "tick 50", found.index);

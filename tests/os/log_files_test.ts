@@ -1,6 +1,7 @@
 /**
- * The real file system under log files: what a `user:` child can do to
- * the folder of its own log must not make a root tend write elsewhere.
+ * The real file system under log files: what a `user:` child (or any
+ * other local user) can do to the folders on the way to a log must not
+ * make a root tend write anywhere else.
  */
 
 import assert from "node:assert/strict";
@@ -9,6 +10,7 @@ import { denoLogFiles } from "../../lib/os/log_files.ts";
 import { only } from "../_fakes/proc.ts";
 
 const NOT_ROOT = Deno.uid() === 0 ? null : "a folder of another user's needs root";
+const enc = new TextEncoder();
 
 async function tempDir(): Promise<string> {
   return await Deno.makeTempDir({ prefix: "tend-logfiles-" });
@@ -16,64 +18,102 @@ async function tempDir(): Promise<string> {
 
 Deno.test(
   only(
-    "in a folder another user can write, a symlink at the log's path is refused and its target untouched",
+    "a log in, or under, a folder another user owns is refused, whatever is at its path, and nothing is written elsewhere",
     NOT_ROOT,
   ),
   async () => {
     // Regression: a user: child swapped its log for a symlink to a
-    // root-owned file (at a rotation), and tend appended its lines there.
+    // root-owned file (at a rotation), or its own folder above the log's
+    // for a symlink to a root-only folder, and tend appended there.
     const dir = await tempDir();
     try {
       const victim = join(dir, "bashrc");
       await Deno.writeTextFile(victim, "# root's\n");
+      const home = join(dir, "home");
+      await Deno.mkdir(join(home, "logs"), { recursive: true });
+      await Deno.chown(home, 65534, 65534);
+      // The log's own folder is the other user's.
       const logs = join(dir, "logs");
       await Deno.mkdir(logs);
       await Deno.chown(logs, 65534, 65534);
-      const log = join(logs, "web.log");
-      await Deno.symlink(victim, log);
+      await Deno.symlink(victim, join(logs, "web.log"));
+      for (const name of ["web.log", "new.log"]) {
+        await assert.rejects(
+          () => denoLogFiles.open(join(logs, name)),
+          /belongs to uid 65534, not to tend's user or root/,
+        );
+      }
+      // A folder above it is: its logs/ (root's) could be swapped at will.
       await assert.rejects(
-        () => denoLogFiles.open(log),
-        /web\.log: it is a symlink in a folder others can write/,
+        () => denoLogFiles.open(join(home, "logs", "web.log")),
+        /the folder .*home belongs to uid 65534/,
       );
-      // A dangling one creates nothing where it points.
-      const dangling = join(logs, "api.log");
-      await Deno.symlink(join(dir, "nologin"), dangling);
-      await assert.rejects(() => denoLogFiles.open(dangling));
+      // A folder others may write, without the sticky bit.
+      const open = join(dir, "open");
+      await Deno.mkdir(open);
+      await Deno.chmod(open, 0o777);
       await assert.rejects(
-        () => Deno.lstat(join(dir, "nologin")),
-        Deno.errors.NotFound,
+        () => denoLogFiles.open(join(open, "web.log")),
+        /can be written by others \(mode 0777\)/,
       );
-      // Nor a hard link to it.
-      const hard = join(logs, "hard.log");
-      await Deno.link(victim, hard);
-      await assert.rejects(() => denoLogFiles.open(hard), /hard link/);
       assert.equal(await Deno.readTextFile(victim), "# root's\n");
-      // A plain file there is fine.
-      const plain = await denoLogFiles.open(join(logs, "db.log"));
-      await plain.write(new TextEncoder().encode("ok\n"));
-      plain.close();
-      assert.equal(await Deno.readTextFile(join(logs, "db.log")), "ok\n");
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
   },
 );
 
-Deno.test("in tend's own folder, a symlink the operator made is followed", async () => {
+Deno.test("in a sticky folder like /tmp, only a plain file of tend's own is opened: not a symlink, a FIFO or a hard link", async () => {
+  const dir = await tempDir();
+  try {
+    await Deno.chmod(dir, 0o1777);
+    const victim = join(dir, "victim");
+    await Deno.writeTextFile(victim, "kept\n");
+    await Deno.symlink(victim, join(dir, "link.log"));
+    await Deno.link(victim, join(dir, "hard.log"));
+    const mkfifo = await new Deno.Command("mkfifo", { args: [join(dir, "fifo.log")] })
+      .output();
+    assert.ok(mkfifo.success);
+    for (
+      const [name, why] of [["link.log", /a symlink/], ["hard.log", /hard link/], [
+        "fifo.log",
+        /not a plain file/,
+      ]] as const
+    ) {
+      // The FIFO is refused before it is opened: opening it would block.
+      await assert.rejects(() => denoLogFiles.open(join(dir, name)), why);
+    }
+    assert.equal(await Deno.readTextFile(victim), "kept\n");
+    const file = await denoLogFiles.open(join(dir, "web.log"));
+    await file.write(enc.encode("ok\n"));
+    file.close();
+    const again = await denoLogFiles.open(join(dir, "web.log"));
+    await again.write(enc.encode("again\n"));
+    again.close();
+    assert.equal(await Deno.readTextFile(join(dir, "web.log")), "ok\nagain\n");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("in tend's own folders, a symlink the operator made is followed, folders on the way made", async () => {
   const dir = await tempDir();
   try {
     await Deno.chmod(dir, 0o755);
     const target = join(dir, "real.log");
-    const link = join(dir, "web.log");
     await Deno.writeTextFile(target, "");
+    const link = join(dir, "web.log");
     await Deno.symlink(target, link);
     const file = await denoLogFiles.open(link);
-    await file.write(new TextEncoder().encode("through the link\n"));
+    await file.write(enc.encode("through the link\n"));
     file.close();
-    const again = await denoLogFiles.open(link);
-    await again.write(new TextEncoder().encode("and again\n"));
-    again.close();
-    assert.equal(await Deno.readTextFile(target), "through the link\nand again\n");
+    assert.equal(await Deno.readTextFile(target), "through the link\n");
+    // A symlinked folder of tend's own, and folders made on the way.
+    await Deno.mkdir(join(dir, "real"));
+    await Deno.symlink(join(dir, "real"), join(dir, "logs"));
+    const deep = await denoLogFiles.open(join(dir, "logs", "a", "b", "web.log"));
+    deep.close();
+    assert.ok((await Deno.stat(join(dir, "real", "a", "b", "web.log"))).isFile);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
