@@ -294,6 +294,14 @@ export function escapeJsonInto(
         from = i;
         continue;
       }
+      if (n === 2 && b === 0xc2 && src[i + 1]! <= 0x9f) {
+        // A C1 control: see escapeValidJsonInto.
+        pos = copyRun(src, from, i, out, pos);
+        pos = unicodeEscape(src[i + 1]!, out, pos);
+        i += 2;
+        from = i;
+        continue;
+      }
       if (n > 0) {
         i += n;
         continue;
@@ -319,12 +327,18 @@ function escapeValidJsonInto(src: Uint8Array, out: Uint8Array, pos: number): num
   let from = 0;
   for (let i = 0; i < src.length; i++) {
     const b = src[i]!;
-    if (b >= 0x20 && b !== 0x22 && b !== BACKSLASH && b !== 0xe2) continue;
-    // U+2028 and U+2029 (E2 80 A8/A9) are valid in JSON, but JavaScript
-    // before ES2019 and many line splitters take them for line ends.
+    if (b >= 0x20 && b !== 0x22 && b !== BACKSLASH && b !== 0xe2 && b !== 0xc2) {
+      continue;
+    }
+    // U+2028 and U+2029 (E2 80 A8/A9), and the C1 controls U+0080..U+009F
+    // (C2 80..9F, NEL among them), are valid in JSON, but JavaScript before
+    // ES2019 and many line splitters (Python's splitlines) take some of
+    // them for line ends, and a terminal acts on the rest.
     const separator = b === 0xe2 && i + 2 < src.length && src[i + 1] === 0x80 &&
       (src[i + 2] === 0xa8 || src[i + 2] === 0xa9);
-    if (b === 0xe2 && !separator) continue;
+    const c1 = b === 0xc2 && i + 1 < src.length && src[i + 1]! >= 0x80 &&
+      src[i + 1]! <= 0x9f;
+    if ((b === 0xe2 && !separator) || (b === 0xc2 && !c1)) continue;
     if (i > from) {
       out.set(src.subarray(from, i), pos);
       pos += i - from;
@@ -332,6 +346,12 @@ function escapeValidJsonInto(src: Uint8Array, out: Uint8Array, pos: number): num
     if (separator) {
       pos = unicodeEscape(src[i + 2] === 0xa8 ? 0x2028 : 0x2029, out, pos);
       i += 2;
+      from = i + 1;
+      continue;
+    }
+    if (c1) {
+      pos = unicodeEscape(src[i + 1]!, out, pos);
+      i += 1;
       from = i + 1;
       continue;
     }

@@ -370,10 +370,11 @@ export class Logger {
         message: name === null ? text : `[${name}] ${text}`,
         ...extra,
       };
-      // U+2028 and U+2029 escaped too, as in child lines (see escape.ts).
+      // C1 controls, U+2028 and U+2029 escaped too, as in child lines (see
+      // escape.ts).
       return JSON.stringify(record).replace(
-        /[\u2028\u2029]/g,
-        (c) => c === "\u2028" ? "\\u2028" : "\\u2029",
+        /[\u0080-\u009f\u2028\u2029]/g,
+        (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
       ) + "\n";
     }
     const tag = name === null ? "tend" : `[${name}] tend:`;

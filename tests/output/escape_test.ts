@@ -239,3 +239,15 @@ Deno.test("JSON escapes U+2028 and U+2029 as \\u2028 and \\u2029, valid or not, 
   const end = escapeJsonInto(tail, 0, tail.length, true, out, 0);
   assert.equal(new TextDecoder().decode(out.subarray(0, end)), "a\\u2028");
 });
+
+Deno.test("JSON escapes the C1 controls (NEL among them) as \\u0080..\\u009f, valid or not", () => {
+  const text = "nel\u0085x\u009by\u00a0z";
+  const src = new TextEncoder().encode(text);
+  for (const valid of [true, false]) {
+    const out = new Uint8Array(src.length * JSON_GROWTH);
+    const end = escapeJsonInto(src, 0, src.length, valid, out, 0);
+    const json = new TextDecoder().decode(out.subarray(0, end));
+    assert.equal(json, "nel\\u0085x\\u009by\u00a0z", `valid: ${valid}`);
+    assert.equal(JSON.parse(`"${json}"`), text);
+  }
+});

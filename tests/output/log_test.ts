@@ -908,9 +908,9 @@ Deno.test("a destination that takes nothing for stallTimeout lets the readers go
 Deno.test("JSON records of tend's own escape U+2028 and U+2029 too", async () => {
   const out = new Collect();
   const logger = new Logger({ out, now: fixed, format: "json" });
-  logger.log("info", "a\u2028b\u2029c");
+  logger.log("info", "a\u2028b\u2029c\u0085d");
   await logger.flush();
   assert.equal(out.lines.length, 1);
-  assert.ok(out.lines[0]!.includes("a\\u2028b\\u2029c"), out.lines[0]);
-  assert.equal(JSON.parse(out.lines[0]!).message, "a\u2028b\u2029c");
+  assert.ok(out.lines[0]!.includes("a\\u2028b\\u2029c\\u0085d"), out.lines[0]);
+  assert.equal(JSON.parse(out.lines[0]!).message, "a\u2028b\u2029c\u0085d");
 });
