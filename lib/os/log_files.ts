@@ -189,14 +189,25 @@ async function folderTrust(path: string): Promise<Trust> {
     const part = todo.shift()!;
     if (part === ".") continue;
     if (part === "..") {
+      // Out of the folder just judged: the one it leads to is judged anew.
       dir = dirname(dir);
+      last = await judge(dir);
       continue;
     }
     const next = dir === "/" ? `/${part}` : `${dir}/${part}`;
     const info = await Deno.lstat(next);
     if (info.isSymlink) {
-      // Found in a folder checked already: its owner made it. Follow it,
-      // and check every folder it leads through.
+      // Found in a folder checked already: in one of tend's own, its owner
+      // made it; in a shared (sticky) one anyone may have, so it must be
+      // root's or tend's (the rule of protected_symlinks, kept by tend
+      // whatever the kernel's setting). Follow it, and check every folder
+      // it leads through.
+      if (last === "shared" && !mine(info)) {
+        throw new LogFileRefused(
+          `cannot open ${path}: ${next} is a symlink of uid ${info.uid}'s in a folder ` +
+            `others can add to, and tend does not follow those`,
+        );
+      }
       if (++links > MAX_LINKS) {
         throw new LogFileRefused(`cannot open ${path}: too many symlinks`);
       }
@@ -259,6 +270,11 @@ async function openAppend(path: string, trust: Trust): Promise<Deno.FsFile> {
   } catch (error) {
     if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
   }
+  // Something is there now: only tend's own plain file is opened, and as
+  // nobody else can rename or remove tend's entry in a sticky folder, the
+  // check holds until the open (a FIFO planted since checkShared, which
+  // would block the open for ever, is refused here).
+  await checkShared(path);
   return await Deno.open(path, { append: true });
 }
 

@@ -118,3 +118,50 @@ Deno.test("in tend's own folders, a symlink the operator made is followed, folde
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test(
+  only(
+    "a symlink another user made in a sticky folder is not followed, nor a '..' that leads back into one",
+    NOT_ROOT,
+  ),
+  async () => {
+    // Regression: a symlink in /tmp was taken for its folder owner's, so
+    // any user could send a root tend's log into a root-only folder; and a
+    // '..' in a symlink's target kept the trust of the folder it left.
+    const dir = await tempDir();
+    try {
+      await Deno.chmod(dir, 0o755);
+      const sticky = join(dir, "tmp");
+      await Deno.mkdir(sticky);
+      await Deno.chmod(sticky, 0o1777);
+      const secret = join(dir, "secret");
+      await Deno.mkdir(secret, { mode: 0o700 });
+      const link = join(sticky, "x");
+      await Deno.symlink(secret, link);
+      const lchown = await new Deno.Command("chown", {
+        args: ["-h", "65534:65534", link],
+      })
+        .output();
+      assert.ok(lchown.success);
+      await assert.rejects(
+        () => denoLogFiles.open(join(link, "web.log")),
+        /is a symlink of uid 65534's in a folder others can add to/,
+      );
+      assert.deepEqual([...Deno.readDirSync(secret)], []);
+      // '..': own/lg -> tmp/own/.. is tmp, a shared folder, where a planted
+      // symlink at the log's path must be refused.
+      await Deno.mkdir(join(sticky, "own"));
+      await Deno.symlink(join(sticky, "own", ".."), join(dir, "lg"));
+      const victim = join(dir, "victim");
+      await Deno.writeTextFile(victim, "kept\n");
+      await Deno.symlink(victim, join(sticky, "web.log"));
+      await assert.rejects(
+        () => denoLogFiles.open(join(dir, "lg", "web.log")),
+        /a symlink/,
+      );
+      assert.equal(await Deno.readTextFile(victim), "kept\n");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
