@@ -15,7 +15,8 @@
  * (measured): `headersTimeout` answers a request whose head is not in
  * within 10 s with 408 and closes it, `requestTimeout` does the same for a
  * body not in within 30 s, `keepAliveTimeout` closes idle connections
- * after 5 s, and `maxConnections` closes connections past 128 at once. The
+ * after 5 s, and past 128 connections the oldest one still without a whole
+ * request head is closed to make room (else the newcomer). The
  * unix socket keeps `Deno.serve`: only tend's user can reach it. This
  * module is loaded only when the listener is asked for, so a tend without
  * it pays nothing for `node:http`.
@@ -34,9 +35,9 @@
  * descriptor is taken) ends Deno's `node:http` accept loop for good, and
  * no `error` is emitted: the kernel goes on queueing connections nobody
  * takes. So every 5 s the listener connects to itself and waits for the
- * server to see that connection; when it does not, the failure is
- * reported and the listener listens again on the same port (connections
- * open stay), after a back-off, until a check sees its connection again.
+ * server to see that connection; when it misses twice in a row, the
+ * failure is reported (it never closes the port to listen again: another
+ * local user could take it in between).
  *
  * **No CORS**: no `Access-Control-*` header is ever sent, so a page of
  * another origin cannot read an answer, and cannot send the
@@ -217,24 +218,47 @@ export async function listenHttp(options: HttpOptions): Promise<HttpServer> {
   server.headersTimeout = limits.headersTimeoutMs;
   server.requestTimeout = limits.requestTimeoutMs;
   server.keepAliveTimeout = limits.keepAliveTimeoutMs;
-  server.maxConnections = limits.maxConnections;
+  // The cap is kept here, not by node:http's maxConnections, which refuses
+  // the newcomer: a client holding the cap with half-sent heads would keep
+  // everyone out (a slowloris). Here the oldest connection that has not
+  // sent a whole request head yet makes room; the newcomer goes only when
+  // every connection is in use.
   // Requests each connection has unanswered: node:http under Deno parses
   // and hands over pipelined requests without waiting for the answers to
   // be read, so a client that sends thousands and reads nothing would
   // have tend keep every answer (measured: 1 GB from one connection).
   const unanswered = new WeakMap<object, number>();
+  const open = new Set<Socket>(); // oldest first
+  const headed = new WeakSet<Socket>(); // sent a whole request head
   let connections = 0;
   let watchdog: Watchdog | null = null;
   server.on("connection", (socket: Socket) => {
     watchdog?.accepted(socket);
     connections++;
-    socket.once("close", () => connections--);
+    open.add(socket);
+    socket.once("close", () => {
+      connections--;
+      open.delete(socket);
+    });
+    if (open.size > limits.maxConnections) {
+      let evicted: Socket = socket;
+      for (const other of open) {
+        if (other !== socket && !headed.has(other)) {
+          evicted = other;
+          break;
+        }
+      }
+      open.delete(evicted);
+      evicted.destroy();
+      if (evicted === socket) return;
+    }
     meter(socket, () => unanswered.get(socket) ?? 0, limits.maxPipelined);
   });
   let requests = 0;
   server.on("request", (req: IncomingMessage, res: ServerResponse) => {
     requests++;
     const socket = req.socket;
+    headed.add(socket);
     const count = (unanswered.get(socket) ?? 0) + 1;
     unanswered.set(socket, count);
     if (count > limits.maxPipelined) {

@@ -214,7 +214,7 @@ Deno.test("bodies: 10 MB is refused (413) before it is read, whether its length 
   assert.deepEqual(s.reactor.spawnedProcesses[0]!.signals, ["SIGUSR1"]);
 });
 
-Deno.test("slow clients: half requests get 408 after headersTimeout, idle ones are closed, connections past the cap at once", async () => {
+Deno.test("slow clients: half requests get 408 after headersTimeout; past the cap the oldest half-sent head makes room", async () => {
   await using s = await serve({
     headersTimeoutMs: 1500,
     requestTimeoutMs: 2500,
@@ -229,31 +229,34 @@ Deno.test("slow clients: half requests get 408 after headersTimeout, idle ones a
     "",
     `POST /v1/processes/web/signal HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Length: 100\r\n\r\n{"sig`,
   ];
-  const conns = await Promise.all(half.map(() => RawConnection.open(port)));
+  const conns: RawConnection[] = [];
+  for (const text of half) {
+    const c = await RawConnection.open(port);
+    if (text) await c.send(text);
+    conns.push(c);
+  }
   try {
-    await Promise.all(conns.map((c, i) => half[i] ? c.send(half[i]!) : true));
-    // The cap is 6 with the four above: of four more, two are closed at
-    // once, unanswered; two are let in, and time out (408) like the rest.
-    const extra = await Promise.all([1, 2, 3, 4].map(() => RawConnection.open(port)));
-    for (const c of extra) {
+    // The POST's head is whole: it is a request in progress.
+    await new Promise((r) => setTimeout(r, 200));
+    // The cap is 6 with the four above: two more fit; the next two each
+    // close the oldest connection without a whole head (the first two).
+    const extra: RawConnection[] = [];
+    for (let i = 0; i < 4; i++) {
+      extra.push(await RawConnection.open(port));
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    for (const c of [...conns, ...extra]) {
       assert.notEqual(
         await within(c.closed, 10_000),
         "timeout",
         "closed by the server",
       );
     }
-    for (const c of extra) c[Symbol.dispose]();
-    assert.equal(extra.filter((c) => c.received === "").length, 2, "two past the cap");
-    assert.equal(extra.filter((c) => c.status === 408).length, 2, "two let in");
-    for (const c of conns) {
-      assert.notEqual(
-        await within(c.closed, 10_000),
-        "timeout",
-        "closed by the server",
-      );
-    }
-    for (const c of conns.slice(0, 3)) assert.equal(c.status, 408, c.received);
+    assert.equal(conns[0]!.received, "", "the oldest half head made room");
+    assert.equal(conns[1]!.received, "", "and the next");
+    assert.equal(conns[2]!.status, 408, conns[2]!.received);
     assert.equal(conns[3]!.status, 408, "a body that never ends times out too");
+    for (const c of extra) c[Symbol.dispose]();
   } finally {
     for (const c of conns) c[Symbol.dispose]();
   }
@@ -480,6 +483,25 @@ Deno.test("a stream's client that stops reading is dropped, and its stream cance
   await conn.write(new TextEncoder().encode(REQUEST));
   assert.notEqual(await within(gone, 20_000), "timeout", "the stream was cancelled");
   conn.close();
+});
+
+Deno.test("a client holding the cap with half-sent heads keeps nobody out: each newcomer takes the oldest one's place", async () => {
+  // Regression: node:http's maxConnections refused every newcomer while a
+  // slowloris held the cap, so /livez failed until the client stopped.
+  await using s = await serve({ maxConnections: 8 });
+  const port = s.server.port;
+  const held: RawConnection[] = [];
+  try {
+    for (let i = 0; i < 8; i++) {
+      const c = await RawConnection.open(port);
+      await c.send("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+      held.push(c);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+    for (let i = 0; i < 5; i++) assert.equal((await s.get("/livez")).status, 200);
+  } finally {
+    for (const c of held) c[Symbol.dispose]();
+  }
 });
 
 Deno.test("the watchdog finds a working listener working, also at its connection cap, and stops with it", async () => {
