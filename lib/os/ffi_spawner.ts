@@ -80,6 +80,7 @@ import type { ExitStatus } from "../core/spec.ts";
 import { commandLaunch } from "./deno_spawner.ts";
 import { cString, ERRNO_SYMBOLS, errnoOf, libcUnavailable, openLibc } from "./libc.ts";
 import { ownPids } from "./pids.ts";
+import { signalName } from "./signals.ts";
 import {
   type Pump,
   SpawnerBase,
@@ -431,43 +432,6 @@ export function ffiSpawnerUnavailable(): string | null {
 // ---------------------------------------------------------------------------
 // Exit statuses.
 
-// Linux's signal names, as Deno names them (Deno names SIGSTKFLT and SIGPWR
-// too, though tend accepts neither as a stop signal).
-const SIGNAL_NAMES: readonly (string | undefined)[] = [
-  undefined,
-  "SIGHUP",
-  "SIGINT",
-  "SIGQUIT",
-  "SIGILL",
-  "SIGTRAP",
-  "SIGABRT",
-  "SIGBUS",
-  "SIGFPE",
-  "SIGKILL",
-  "SIGUSR1",
-  "SIGSEGV",
-  "SIGUSR2",
-  "SIGPIPE",
-  "SIGALRM",
-  "SIGTERM",
-  "SIGSTKFLT",
-  "SIGCHLD",
-  "SIGCONT",
-  "SIGSTOP",
-  "SIGTSTP",
-  "SIGTTIN",
-  "SIGTTOU",
-  "SIGURG",
-  "SIGXCPU",
-  "SIGXFSZ",
-  "SIGVTALRM",
-  "SIGPROF",
-  "SIGWINCH",
-  "SIGIO",
-  "SIGPWR",
-  "SIGSYS",
-];
-
 /**
  * Decodes a wait status (`WIFEXITED`, `WEXITSTATUS`, `WTERMSIG`) as tend
  * reports a `Deno.Command` child's: a code, a signal's name, or for a
@@ -478,7 +442,7 @@ export function decodeWaitStatus(status: number): ExitStatus {
   if (signo === 0) return { code: (status >> 8) & 0xff, signal: null };
   // (0x7f would be a stopped child, which waitpid without WUNTRACED never
   // reports; the core-dump bit 0x80 is left out.)
-  const name = SIGNAL_NAMES[signo];
+  const name = signalName(signo);
   return name === undefined
     ? { code: 128 + signo, signal: null }
     : { code: null, signal: name as SignalName };

@@ -97,6 +97,21 @@ export function signalNumber(signal: SignalName | Deno.Signal): number {
   return NUMBERS[signal] ?? 0;
 }
 
+// Number -> name, the first name of each number in the table winning
+// (SIGABRT over SIGIOT, SIGIO over SIGPOLL), as Deno names them.
+const NAMES = new Map<number, string>();
+for (const [name, number] of Object.entries(NUMBERS)) {
+  if (!NAMES.has(number)) NAMES.set(number, name);
+}
+
+/**
+ * The name of signal `number` on this system (`signalName(15)` is
+ * "SIGTERM"), or `undefined` for one without a name (the real-time ones).
+ */
+export function signalName(number: number): string | undefined {
+  return NAMES.get(number);
+}
+
 /**
  * Calls each handler when its signal reaches tend; returns a function that
  * stops listening to all of them.
