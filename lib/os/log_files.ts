@@ -146,18 +146,17 @@ class LogFileRefused extends Error {}
 // The most symlinks followed on the way to a log's folder (Linux's limit).
 const MAX_LINKS = 40;
 
-function tendUid(): number | null {
+// Whether root or tend's user owns it (without --allow-sys, only root).
+function ownedByTend(info: Deno.FileInfo): boolean {
+  if (info.uid === 0) return true;
   try {
-    return Deno.uid();
+    return info.uid === Deno.uid();
   } catch {
-    return null; // no --allow-sys: only root's folders count as tend's own
+    return false;
   }
 }
 
 async function folderTrust(path: string): Promise<Trust> {
-  const uid = tendUid();
-  const mine = (info: Deno.FileInfo) =>
-    info.uid === 0 || (uid !== null && info.uid === uid);
   const todo = dirname(path).split("/").filter((part) => part !== "");
   let dir = "/";
   let links = 0;
@@ -165,7 +164,7 @@ async function folderTrust(path: string): Promise<Trust> {
   const judge = async (folder: string): Promise<Trust> => {
     const info = await Deno.stat(folder);
     const mode = info.mode ?? 0;
-    if (!info.isDirectory || !mine(info)) {
+    if (!info.isDirectory || !ownedByTend(info)) {
       if (!info.isDirectory) return "own"; // not a folder: the open fails
       throw new LogFileRefused(
         `cannot open ${path}: the folder ${folder} belongs to uid ${info.uid}, not to ` +
@@ -202,7 +201,7 @@ async function folderTrust(path: string): Promise<Trust> {
       // root's or tend's (the rule of protected_symlinks, kept by tend
       // whatever the kernel's setting). Follow it, and check every folder
       // it leads through.
-      if (last === "shared" && !mine(info)) {
+      if (last === "shared" && !ownedByTend(info)) {
         throw new LogFileRefused(
           `cannot open ${path}: ${next} is a symlink of uid ${info.uid}'s in a folder ` +
             `others can add to, and tend does not follow those`,
@@ -237,8 +236,7 @@ async function checkShared(path: string): Promise<void> {
     if (error instanceof Deno.errors.NotFound) return; // made with O_EXCL
     throw error;
   }
-  const uid = tendUid();
-  const mine = here.uid === 0 || (uid !== null && here.uid === uid);
+  const mine = ownedByTend(here);
   if (!here.isFile || !mine || (here.nlink ?? 1) > 1) {
     throw new LogFileRefused(
       `cannot open ${path}: in a folder others can add to (${dirname(path)}), it is ` +
