@@ -263,14 +263,53 @@ export interface TendOptions {
   env?: Record<string, string>;
   /** Give tend only `env`, not the test's environment. */
   clearEnv?: boolean;
+  /** Run tend with at most this many file descriptors (util-linux's prlimit). */
+  maxFiles?: number;
+}
+
+/** What a command that runs to its end printed, and its exit status. */
+export interface Ran {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs `tend ARGS` (a client command, `check`, `--help`...) as users do,
+ * to its end, killed after {@linkcode TIMEOUT} (so a hang fails the test).
+ */
+export async function tendOnce(
+  args: string[],
+  options: { cwd?: string; env?: Record<string, string> } = {},
+): Promise<Ran> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", ...PERMISSIONS, MAIN, ...args],
+    cwd: options.cwd,
+    env: options.env,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(TIMEOUT),
+  }).output();
+  const decoder = new TextDecoder();
+  return {
+    code: out.code,
+    stdout: decoder.decode(out.stdout),
+    stderr: decoder.decode(out.stderr),
+  };
 }
 
 /** Starts `main.ts` with `args`, as `deno task start` would run it. */
 export function tend(args: string[], options: TendOptions = {}): Tend {
+  const { maxFiles, ...rest } = options;
+  const argv = ["run", ...PERMISSIONS, MAIN, ...args];
+  const [program, programArgs] = maxFiles === undefined
+    ? [Deno.execPath(), argv]
+    : ["prlimit", [`--nofile=${maxFiles}:${maxFiles}`, Deno.execPath(), ...argv]];
   return new Tend(
-    new Deno.Command(Deno.execPath(), {
-      args: ["run", ...PERMISSIONS, MAIN, ...args],
-      ...options,
+    new Deno.Command(program, {
+      args: programArgs,
+      ...rest,
       stdin: "null",
       stdout: "piped",
       stderr: "piped",

@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { MAIN, PERMISSIONS, tempDir, tend, yaml } from "../_fakes/tend.ts";
+import { tempDir, tend, tendOnce, yaml } from "../_fakes/tend.ts";
 import { only } from "../_fakes/proc.ts";
 
 const NOT_ROOT = Deno.uid() === 0
@@ -15,27 +15,8 @@ const NOT_ROOT = Deno.uid() === 0
   : "planting another user's directory needs root";
 
 /** Runs a client command (`tend ARGS`) to its end, with `env` added. */
-async function client(
-  args: string[],
-  env: Record<string, string> = {},
-  cwd?: string,
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", ...PERMISSIONS, MAIN, ...args],
-    env,
-    cwd,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    // A client that hangs (the FIFO regression) is killed and so fails.
-    signal: AbortSignal.timeout(60_000),
-  }).output();
-  const dec = new TextDecoder();
-  return {
-    code: out.code,
-    stdout: dec.decode(out.stdout),
-    stderr: dec.decode(out.stderr),
-  };
+function client(args: string[], env: Record<string, string> = {}, cwd?: string) {
+  return tendOnce(args, { env, cwd });
 }
 
 /**

@@ -19,44 +19,21 @@ import {
   MAIN,
   PERMISSIONS,
   pidOf,
+  type Ran,
   readLines,
   SLEEPER,
   tempDir,
-  Tend,
+  type Tend,
   tend,
+  tendOnce,
   TIMEOUT,
   yaml,
 } from "../_fakes/tend.ts";
 
 const decoder = new TextDecoder();
 
-/** What a client command printed, and its exit status. */
-interface Ran {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 /** Runs a client command (`tend status ...`) as users do, and waits for it. */
-async function ctl(
-  args: string[],
-  options: { cwd?: string; env?: Record<string, string> } = {},
-): Promise<Ran> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", ...PERMISSIONS, MAIN, ...args],
-    cwd: options.cwd,
-    env: options.env,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    signal: AbortSignal.timeout(TIMEOUT),
-  }).output();
-  return {
-    code: out.code,
-    stdout: decoder.decode(out.stdout),
-    stderr: decoder.decode(out.stderr),
-  };
-}
+const ctl = tendOnce;
 
 function show(ran: Ran): string {
   return `exit ${ran.code}\n--- stdout\n${ran.stdout}--- stderr\n${ran.stderr}`;
@@ -916,28 +893,7 @@ Deno.test("when every descriptor is taken the control socket stops, and it liste
     "procs.yaml",
     yaml({ processes: { a: { cmd: SLEEPER } } }),
   );
-  const prlimit = await new Deno.Command("sh", { args: ["-c", "command -v prlimit"] })
-    .output();
-  assert.ok(prlimit.success, "prlimit (util-linux) is needed");
-  await using t = new Tend(
-    new Deno.Command("prlimit", {
-      args: [
-        "--nofile=80:80",
-        Deno.execPath(),
-        "run",
-        ...PERMISSIONS,
-        MAIN,
-        "run",
-        "--log-format",
-        "json",
-        file,
-      ],
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-      detached: true,
-    }),
-  );
+  await using t = tend(["run", "--log-format", "json", file], { maxFiles: 80 });
   await t.said("a", "ready");
   const path = await socketOf(file);
   const held: Deno.UnixConn[] = [];

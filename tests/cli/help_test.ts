@@ -8,25 +8,9 @@ import assert from "node:assert/strict";
 import { CLIENT_COMMANDS, COMMAND_HELP } from "../../lib/cli/commands.ts";
 import { HELP, HELP_WIDTH, VERSION } from "../../lib/cli/help.ts";
 import { CLIENT_OPTIONS_HELP } from "../../lib/cli/remote.ts";
-import { MAIN, PERMISSIONS, tempDir, tend, TIMEOUT } from "../_fakes/tend.ts";
+import { tempDir, tend, tendOnce } from "../_fakes/tend.ts";
 
-async function run(
-  args: string[],
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", ...PERMISSIONS, MAIN, ...args],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    signal: AbortSignal.timeout(TIMEOUT),
-  }).output();
-  const dec = new TextDecoder();
-  return {
-    code: out.code,
-    stdout: dec.decode(out.stdout),
-    stderr: dec.decode(out.stderr),
-  };
-}
+const run = tendOnce;
 
 Deno.test("every help text keeps its lines within 80 columns", () => {
   const texts: [string, string][] = [

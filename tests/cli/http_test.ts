@@ -19,8 +19,8 @@ import {
   PERMISSIONS,
   SLEEPER,
   tempDir,
-  Tend,
   tend,
+  tendOnce,
   TIMEOUT,
   yaml,
 } from "../_fakes/tend.ts";
@@ -28,22 +28,7 @@ import {
 const decoder = new TextDecoder();
 
 /** Runs a client command (`tend status ...`) and waits for it. */
-async function ctl(
-  args: string[],
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", ...PERMISSIONS, MAIN, ...args],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    signal: AbortSignal.timeout(TIMEOUT),
-  }).output();
-  return {
-    code: out.code,
-    stdout: decoder.decode(out.stdout),
-    stderr: decoder.decode(out.stderr),
-  };
-}
+const ctl = tendOnce;
 
 /** Runs `tend run ARGS` to its end, for runs that must refuse to start. */
 async function runToEnd(
@@ -430,30 +415,9 @@ Deno.test("when every descriptor is taken the HTTP listener says it stopped acce
     "procs.yaml",
     yaml({ processes: { s: { cmd: SLEEPER } } }),
   );
-  const prlimit = await new Deno.Command("sh", { args: ["-c", "command -v prlimit"] })
-    .output();
-  assert.ok(prlimit.success, "prlimit (util-linux) is needed");
-  await using t = new Tend(
-    new Deno.Command("prlimit", {
-      args: [
-        "--nofile=60:60",
-        Deno.execPath(),
-        "run",
-        ...PERMISSIONS,
-        MAIN,
-        "run",
-        "--log-format",
-        "json",
-        "--http",
-        "127.0.0.1:0",
-        file,
-      ],
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-      detached: true,
-    }),
-  );
+  await using t = tend(["run", "--log-format", "json", "--http", "127.0.0.1:0", file], {
+    maxFiles: 60,
+  });
   const at = await listening(t);
   await t.said("s", "ready");
   // Each on a new connection: one kept alive from before would be answered
