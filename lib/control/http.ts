@@ -230,16 +230,11 @@ export async function listenHttp(options: HttpOptions): Promise<HttpServer> {
   const unanswered = new WeakMap<object, number>();
   const open = new Set<Socket>(); // oldest first
   const headed = new WeakSet<Socket>(); // sent a whole request head
-  let connections = 0;
   let watchdog: Watchdog | null = null;
   server.on("connection", (socket: Socket) => {
     watchdog?.accepted(socket);
-    connections++;
     open.add(socket);
-    socket.once("close", () => {
-      connections--;
-      open.delete(socket);
-    });
+    socket.once("close", () => open.delete(socket));
     if (open.size > limits.maxConnections) {
       let evicted: Socket = socket;
       for (const other of open) {
@@ -333,7 +328,7 @@ export async function listenHttp(options: HttpOptions): Promise<HttpServer> {
     port,
     url: `http://${host}:${port}/`,
     get connections() {
-      return connections;
+      return open.size;
     },
     get requests() {
       return requests;
