@@ -179,6 +179,23 @@ function plainAt(bytes: Uint8Array, j: number, lineEnds: boolean): boolean {
   return true;
 }
 
+// The code point of the C1 control (C2 80..9F) or the U+2028 / U+2029
+// (E2 80 A8 / A9) that starts at src[i], or 0 for anything else: what both
+// formats escape beyond ASCII's controls. A C1 control takes 2 bytes, the
+// separators 3.
+function unsafeCodeAt(src: Uint8Array, i: number, end: number): number {
+  const b = src[i];
+  if (b === 0xc2) {
+    const c = src[i + 1]!;
+    return i + 1 < end && c >= 0x80 && c <= 0x9f ? c : 0;
+  }
+  if (b === 0xe2 && i + 2 < end && src[i + 1] === 0x80) {
+    const c = src[i + 2];
+    return c === 0xa8 ? 0x2028 : c === 0xa9 ? 0x2029 : 0;
+  }
+  return 0;
+}
+
 /**
  * Writes `src[start..end)` (one line, without its ending) into `out` at
  * `pos` as a text record shows it, and returns the end of what it wrote.
@@ -221,19 +238,15 @@ export function escapeTextInto(
         pos = copyRun(src, from, i, out, pos);
         pos = hexEscape(b, out, pos);
         from = ++i;
-      } else if (b === 0xc2 && src[i + 1]! < 0xa0) {
-        pos = copyRun(src, from, i, out, pos);
-        pos = unicodeEscape(src[i + 1]!, out, pos);
-        from = i += 2;
-      } else if (
-        b === 0xe2 && src[i + 1] === 0x80 &&
-        (src[i + 2] === 0xa8 || src[i + 2] === 0xa9)
-      ) {
-        pos = copyRun(src, from, i, out, pos);
-        pos = unicodeEscape(src[i + 2] === 0xa8 ? 0x2028 : 0x2029, out, pos);
-        from = i += 3;
       } else {
-        i += n;
+        const code = unsafeCodeAt(src, i, end);
+        if (code !== 0) {
+          pos = copyRun(src, from, i, out, pos);
+          pos = unicodeEscape(code, out, pos);
+          from = i += n;
+        } else {
+          i += n;
+        }
       }
       continue;
     }
@@ -286,20 +299,12 @@ export function escapeJsonInto(
     const b = src[i]!;
     if (b > DEL) {
       const n = utf8SequenceLength(src, i, end);
-      if (n === 3 && b === 0xe2 && src[i + 1] === 0x80 && (src[i + 2]! | 1) === 0xa9) {
-        // U+2028, U+2029: see escapeValidJsonInto.
+      const code = n > 0 ? unsafeCodeAt(src, i, end) : 0;
+      if (code !== 0) {
+        // See escapeValidJsonInto.
         pos = copyRun(src, from, i, out, pos);
-        pos = unicodeEscape(src[i + 2] === 0xa8 ? 0x2028 : 0x2029, out, pos);
-        i += 3;
-        from = i;
-        continue;
-      }
-      if (n === 2 && b === 0xc2 && src[i + 1]! <= 0x9f) {
-        // A C1 control: see escapeValidJsonInto.
-        pos = copyRun(src, from, i, out, pos);
-        pos = unicodeEscape(src[i + 1]!, out, pos);
-        i += 2;
-        from = i;
+        pos = unicodeEscape(code, out, pos);
+        from = i += n;
         continue;
       }
       if (n > 0) {
@@ -330,28 +335,19 @@ function escapeValidJsonInto(src: Uint8Array, out: Uint8Array, pos: number): num
     if (b >= 0x20 && b !== 0x22 && b !== BACKSLASH && b !== 0xe2 && b !== 0xc2) {
       continue;
     }
-    // U+2028 and U+2029 (E2 80 A8/A9), and the C1 controls U+0080..U+009F
-    // (C2 80..9F, NEL among them), are valid in JSON, but JavaScript before
-    // ES2019 and many line splitters (Python's splitlines) take some of
-    // them for line ends, and a terminal acts on the rest.
-    const separator = b === 0xe2 && i + 2 < src.length && src[i + 1] === 0x80 &&
-      (src[i + 2] === 0xa8 || src[i + 2] === 0xa9);
-    const c1 = b === 0xc2 && i + 1 < src.length && src[i + 1]! >= 0x80 &&
-      src[i + 1]! <= 0x9f;
-    if ((b === 0xe2 && !separator) || (b === 0xc2 && !c1)) continue;
+    // U+2028 and U+2029, and the C1 controls U+0080..U+009F (NEL among
+    // them), are valid in JSON, but JavaScript before ES2019 and many line
+    // splitters (Python's splitlines) take some of them for line ends, and
+    // a terminal acts on the rest: escaped as in text.
+    const code = b >= 0x80 ? unsafeCodeAt(src, i, src.length) : -1;
+    if (code === 0) continue;
     if (i > from) {
       out.set(src.subarray(from, i), pos);
       pos += i - from;
     }
-    if (separator) {
-      pos = unicodeEscape(src[i + 2] === 0xa8 ? 0x2028 : 0x2029, out, pos);
-      i += 2;
-      from = i + 1;
-      continue;
-    }
-    if (c1) {
-      pos = unicodeEscape(src[i + 1]!, out, pos);
-      i += 1;
+    if (code > 0) {
+      pos = unicodeEscape(code, out, pos);
+      i += code < 0x100 ? 1 : 2;
       from = i + 1;
       continue;
     }
